@@ -1,0 +1,141 @@
+package aggregation
+
+import (
+	"crypto/md5"
+
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+)
+
+// Aggregator packs user records for one shard into one aggregated record, knowing its exact
+// encoded size at every step. The zero value is not usable; create one with NewAggregator.
+//
+// Records keep the order they were added in; the partition key and explicit hash key tables are in
+// first-use order, which is what KPL and the aws-kinesis-agg libraries write.
+type Aggregator struct {
+	limit      int // bytes of blob + outer partition key
+	maxRecords int // 0 = no cap
+
+	pkIndex  map[string]uint64
+	ehkIndex map[string]uint64
+	pkTable  []byte // encoded partition_key_table entries
+	ehkTable []byte // encoded explicit_hash_key_table entries
+	records  []byte // encoded records entries
+	members  []Member
+
+	// The first record, kept so that a lone record can go out as a plain Kinesis record.
+	firstPK   string
+	firstEHK  string
+	firstData []byte
+}
+
+// NewAggregator returns an empty aggregator whose aggregates, counted as Kinesis counts them
+// (data plus the outer partition key), never exceed limit bytes, with at most maxRecords user
+// records (0 means no cap).
+func NewAggregator(limit, maxRecords int) *Aggregator {
+	return &Aggregator{
+		limit:      limit,
+		maxRecords: maxRecords,
+		pkIndex:    make(map[string]uint64),
+		ehkIndex:   make(map[string]uint64),
+	}
+}
+
+// Len returns the number of user records added since the last Reset.
+func (a *Aggregator) Len() int { return len(a.members) }
+
+// Members returns the user records added since the last Reset, in order.
+func (a *Aggregator) Members() []Member { return a.members }
+
+func (a *Aggregator) protoSize() int { return len(a.pkTable) + len(a.ehkTable) + len(a.records) }
+
+// Size returns the exact size Kinesis would count for the aggregate holding the records added so
+// far: magic, protobuf message, MD5 and the one-byte outer partition key.
+func (a *Aggregator) Size() int {
+	return frameOverhead + a.protoSize() + len(outerPartitionKey)
+}
+
+// SizeWith returns what Size would return after adding r.
+func (a *Aggregator) SizeWith(r *UserRecord) int {
+	return a.Size() + a.plan(r).cost
+}
+
+// placement is where r's keys go: existing table indexes or new entries, and the bytes it adds.
+type placement struct {
+	pkIdx, ehkIdx uint64
+	newPK, newEHK bool
+	cost          int
+}
+
+func (a *Aggregator) plan(r *UserRecord) placement {
+	var p placement
+	var ok bool
+	if p.pkIdx, ok = a.pkIndex[r.PartitionKey]; !ok {
+		p.pkIdx, p.newPK = uint64(len(a.pkIndex)), true
+		p.cost += tableEntrySize(len(r.PartitionKey))
+	}
+	hasEHK := r.ExplicitHashKey != ""
+	if hasEHK {
+		if p.ehkIdx, ok = a.ehkIndex[r.ExplicitHashKey]; !ok {
+			p.ehkIdx, p.newEHK = uint64(len(a.ehkIndex)), true
+			p.cost += tableEntrySize(len(r.ExplicitHashKey))
+		}
+	}
+	p.cost += recordEntrySize(recordBodySize(p.pkIdx, p.ehkIdx, hasEHK, len(r.Data)))
+	return p
+}
+
+// Add appends r if the aggregate stays within the limits and reports whether it did. The record's
+// bytes are copied; r.Data is only referenced again if r ends up alone (see Manager.Seal).
+func (a *Aggregator) Add(r *UserRecord) bool {
+	if a.maxRecords > 0 && len(a.members) >= a.maxRecords {
+		return false
+	}
+	p := a.plan(r)
+	if a.Size()+p.cost > a.limit {
+		return false
+	}
+	if p.newPK {
+		a.pkIndex[r.PartitionKey] = p.pkIdx
+		a.pkTable = appendTableEntry(a.pkTable, fieldPartitionKeyTable, r.PartitionKey)
+	}
+	if p.newEHK {
+		a.ehkIndex[r.ExplicitHashKey] = p.ehkIdx
+		a.ehkTable = appendTableEntry(a.ehkTable, fieldExplicitHashKeyTable, r.ExplicitHashKey)
+	}
+	a.records = appendRecord(a.records, p.pkIdx, p.ehkIdx, r.ExplicitHashKey != "", r.Data)
+	if len(a.members) == 0 {
+		a.firstPK, a.firstEHK, a.firstData = r.PartitionKey, r.ExplicitHashKey, r.Data
+	}
+	a.members = append(a.members, Member{Hash: r.Hash, Ref: r.Ref})
+	return true
+}
+
+// AppendBlob appends the aggregated record's data (magic, protobuf message, MD5 of the message)
+// to dst. It needs Size()-1 bytes of room to append without growing dst.
+func (a *Aggregator) AppendBlob(dst []byte) []byte {
+	dst = append(dst, Magic[:]...)
+	start := len(dst)
+	dst = append(dst, a.pkTable...)
+	dst = append(dst, a.ehkTable...)
+	dst = append(dst, a.records...)
+	sum := md5.Sum(dst[start:])
+	return append(dst, sum[:]...)
+}
+
+// Reset empties the aggregator, keeping its buffers for reuse.
+func (a *Aggregator) Reset() {
+	clear(a.pkIndex)
+	clear(a.ehkIndex)
+	a.pkTable = a.pkTable[:0]
+	a.ehkTable = a.ehkTable[:0]
+	a.records = a.records[:0]
+	a.members = a.members[:0]
+	a.firstPK, a.firstEHK, a.firstData = "", "", nil
+}
+
+// Member is one user record inside a sealed Kinesis record: its hash key, so delivery can check it
+// against the shard that accepted the record, and the caller's reference.
+type Member struct {
+	Hash hashkey.Key
+	Ref  int
+}

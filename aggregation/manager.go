@@ -1,0 +1,178 @@
+package aggregation
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+	"github.com/kinesis-agg/kinesis_agg/topology"
+)
+
+// DefaultMaxRecordBytes is a stream's record limit unless it was raised (up to 10 MiB).
+const DefaultMaxRecordBytes = 1 << 20
+
+// Limits bound what the Manager seals.
+type Limits struct {
+	// MaxRecordBytes is the stream's per-record limit: data plus partition key bytes.
+	// 0 means DefaultMaxRecordBytes.
+	MaxRecordBytes int
+	// MaxAggregateBytes optionally caps aggregates below MaxRecordBytes (0 = MaxRecordBytes).
+	// Smaller aggregates cost less to resend when a reshard makes one land on the wrong shard.
+	MaxAggregateBytes int
+	// MaxAggregateRecords optionally caps the user records in one aggregate (0 = no cap).
+	MaxAggregateRecords int
+}
+
+func (l Limits) recordLimit() int {
+	if l.MaxRecordBytes <= 0 {
+		return DefaultMaxRecordBytes
+	}
+	return l.MaxRecordBytes
+}
+
+func (l Limits) aggregateLimit() int {
+	if l.MaxAggregateBytes > 0 && l.MaxAggregateBytes < l.recordLimit() {
+		return l.MaxAggregateBytes
+	}
+	return l.recordLimit()
+}
+
+// ErrTooLarge is wrapped by the error for a user record that does not fit in a Kinesis record
+// even on its own.
+var ErrTooLarge = errors.New("record larger than the stream's record limit")
+
+// Sealed is one Kinesis record ready for PutRecords, with what delivery needs to verify it.
+type Sealed struct {
+	Data            []byte
+	PartitionKey    string
+	ExplicitHashKey string // decimal; "" = none
+	// ShardID is the shard the record was built for, "" when it was routed without a topology.
+	ShardID string
+	// Range is the predicted shard's hash key range (zero when ShardID is "").
+	Range hashkey.Range
+	// Aggregated is false for a plain record carrying exactly one user record; KCL never filters
+	// plain records, so they are delivered wherever they land.
+	Aggregated bool
+	// Members are the user records the Kinesis record carries, in order.
+	Members []Member
+}
+
+// Size is what Kinesis counts against the record and request limits.
+func (s *Sealed) Size() int { return len(s.Data) + len(s.PartitionKey) }
+
+// Manager routes user records to one Aggregator per destination shard of a ShardMap and seals
+// them into Kinesis records. Every aggregate it seals holds only records that the map puts in one
+// shard, and its explicit hash key (its first member's hash key) routes it into that shard.
+//
+// A Manager is not safe for concurrent use; use one per flush and reuse it across flushes.
+type Manager struct {
+	limits Limits
+	sm     *topology.ShardMap
+	aggs   []*Aggregator // by position in sm.Shards()
+	sealed []Sealed
+	// members and blobs back the Members and Data of sealed records until the next Reset.
+	members []Member
+	blobs   arena
+}
+
+// NewManager returns a Manager with no topology: until Reset is given a map, every record is
+// sealed un-aggregated.
+func NewManager(l Limits) *Manager {
+	return &Manager{limits: l}
+}
+
+// Reset forgets everything sealed and starts routing with sm. A nil map sends every record
+// un-aggregated, which is always safe for KCL's filter.
+func (m *Manager) Reset(sm *topology.ShardMap) {
+	for _, a := range m.aggs {
+		a.Reset()
+	}
+	m.sm = sm
+	if sm != nil {
+		for len(m.aggs) < sm.Len() {
+			m.aggs = append(m.aggs, NewAggregator(m.limits.aggregateLimit(), m.limits.MaxAggregateRecords))
+		}
+	}
+	clear(m.sealed) // drop references to the previous round's data
+	m.sealed = m.sealed[:0]
+	m.members = m.members[:0]
+	m.blobs.reset()
+}
+
+// Add routes r to its shard's aggregator, sealing that aggregate first if r does not fit. A record
+// too large to aggregate goes out on its own as a plain record. The error wraps ErrTooLarge when
+// even that exceeds the record limit; nothing else fails.
+func (m *Manager) Add(r *UserRecord) error {
+	if m.sm == nil {
+		return m.addPlain(r, topology.Shard{})
+	}
+	i := m.sm.LookupIndex(r.Hash)
+	a := m.aggs[i]
+	if a.Add(r) {
+		return nil
+	}
+	if a.Len() > 0 {
+		m.seal(i)
+		if a.Add(r) {
+			return nil
+		}
+	}
+	return m.addPlain(r, m.sm.Shards()[i])
+}
+
+func (m *Manager) addPlain(r *UserRecord, shard topology.Shard) error {
+	if n := len(r.Data) + len(r.PartitionKey); n > m.limits.recordLimit() {
+		return fmt.Errorf("aggregation: record of %d bytes (data %d + partition key %d) > limit %d: %w",
+			n, len(r.Data), len(r.PartitionKey), m.limits.recordLimit(), ErrTooLarge)
+	}
+	start := len(m.members)
+	m.members = append(m.members, Member{Hash: r.Hash, Ref: r.Ref})
+	m.sealed = append(m.sealed, Sealed{
+		Data:            r.Data,
+		PartitionKey:    r.PartitionKey,
+		ExplicitHashKey: r.ExplicitHashKey,
+		ShardID:         shard.ID,
+		Range:           shard.Range,
+		Members:         m.members[start:len(m.members):len(m.members)],
+	})
+	return nil
+}
+
+// seal turns the aggregate of shard i into a Kinesis record.
+func (m *Manager) seal(i int) {
+	a := m.aggs[i]
+	if a.Len() == 0 {
+		return // never emit an aggregate without records: KCL would make it vanish
+	}
+	shard := m.sm.Shards()[i]
+	start := len(m.members)
+	m.members = append(m.members, a.Members()...)
+	s := Sealed{
+		ShardID: shard.ID,
+		Range:   shard.Range,
+		Members: m.members[start:len(m.members):len(m.members)],
+	}
+	if a.Len() == 1 {
+		// A lone record goes out plain with its own keys: cheaper, and KCL never filters it.
+		s.Data, s.PartitionKey, s.ExplicitHashKey = a.firstData, a.firstPK, a.firstEHK
+	} else {
+		blob := m.blobs.alloc(a.Size() - len(outerPartitionKey))
+		s.Data = a.AppendBlob(blob[:0])
+		s.PartitionKey = outerPartitionKey
+		s.ExplicitHashKey = m.blobs.decimal(s.Members[0].Hash)
+		s.Aggregated = true
+	}
+	m.sealed = append(m.sealed, s)
+	a.Reset()
+}
+
+// Seal seals every open aggregate and returns all records sealed since Reset, in the order they
+// were sealed. The result and its byte slices are valid until the next Reset.
+func (m *Manager) Seal() []Sealed {
+	if m.sm != nil {
+		for i := range m.sm.Len() {
+			m.seal(i)
+		}
+	}
+	return m.sealed
+}
