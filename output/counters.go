@@ -1,0 +1,67 @@
+package output
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/kinesis-agg/kinesis_agg/delivery"
+)
+
+// Counters are an instance's cumulative totals, safe for concurrent use.
+type Counters struct {
+	Flushes        atomic.Int64
+	FlushOK        atomic.Int64
+	FlushRetry     atomic.Int64
+	FlushError     atomic.Int64
+	Events         atomic.Int64 // log events received (group markers excluded)
+	Delivered      atomic.Int64 // user records delivered (KCL-delivered)
+	Rejected       atomic.Int64 // events rejected permanently (too large, not convertible)
+	Malformed      atomic.Int64 // chunks with undecodable bytes
+	RandomKeys     atomic.Int64 // records that got a random partition key although partition_key is set
+	BadHashKeys    atomic.Int64 // explicit_hash_key fields that were not valid hash keys
+	LedgerSkipped  atomic.Int64 // events not sent again because the ledger had them delivered
+	Undelivered    atomic.Int64 // events left for Fluent Bit to retry
+	KinesisRecords atomic.Int64 // Kinesis records sent
+	Calls          atomic.Int64
+	EntriesFailed  atomic.Int64
+	Throttles      atomic.Int64
+	Misroutes      atomic.Int64
+	Rerouted       atomic.Int64
+	Retried        atomic.Int64
+	PossibleDups   atomic.Int64
+
+	mu           sync.Mutex
+	errorsByCode map[string]int64
+}
+
+func (c *Counters) addDelivery(s delivery.Stats) {
+	c.KinesisRecords.Add(int64(s.EntriesSent))
+	c.Calls.Add(int64(s.Calls))
+	c.EntriesFailed.Add(int64(s.EntriesFailed))
+	c.Throttles.Add(int64(s.Throttles))
+	c.Misroutes.Add(int64(s.Misroutes))
+	c.Rerouted.Add(int64(s.Rerouted))
+	c.Retried.Add(int64(s.Retried))
+	c.PossibleDups.Add(int64(s.PossibleDuplicates))
+	if len(s.ErrorsByCode) > 0 {
+		c.mu.Lock()
+		if c.errorsByCode == nil {
+			c.errorsByCode = map[string]int64{}
+		}
+		for k, v := range s.ErrorsByCode {
+			c.errorsByCode[k] += int64(v)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// ErrorsByCode returns a copy of the error counts by AWS error code.
+func (c *Counters) ErrorsByCode() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.errorsByCode))
+	for k, v := range c.errorsByCode {
+		out[k] = v
+	}
+	return out
+}
