@@ -9,6 +9,7 @@ import (
 	"C"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -32,6 +33,8 @@ var registry = struct {
 	sync.Mutex
 	next      int
 	instances map[*output.Instance]struct{}
+	// goroutines counted at registration, to show at exit that nothing was left running.
+	baseline int
 }{instances: map[*output.Instance]struct{}{}}
 
 // logf writes a Fluent Bit style line for errors outside any instance.
@@ -41,6 +44,9 @@ func logf(level, format string, args ...any) {
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
+	registry.Lock()
+	registry.baseline = runtime.NumGoroutine()
+	registry.Unlock()
 	return flb.FLBPluginRegister(def, pluginName, pluginDescription)
 }
 
@@ -107,7 +113,11 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (ret int) {
 	in.Close()
 	registry.Lock()
 	delete(registry.instances, in)
+	last, baseline := len(registry.instances) == 0, registry.baseline
 	registry.Unlock()
+	if last {
+		logf("info", "all instances stopped: goroutines=%d baseline=%d", runtime.NumGoroutine(), baseline)
+	}
 	return flb.FLB_OK
 }
 

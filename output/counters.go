@@ -1,6 +1,7 @@
 package output
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -64,4 +65,16 @@ func (c *Counters) ErrorsByCode() map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// Summary renders the totals as key=value pairs, for the exit log line (tests parse it).
+func (c *Counters) Summary() string {
+	return fmt.Sprintf("flushes=%d ok=%d retry=%d error=%d events=%d delivered=%d rejected=%d malformed_chunks=%d "+
+		"random_keys=%d bad_hash_keys=%d ledger_skipped=%d undelivered=%d kinesis_records=%d calls=%d "+
+		"entries_failed=%d throttles=%d misroutes=%d rerouted=%d retried=%d possible_duplicates=%d",
+		c.Flushes.Load(), c.FlushOK.Load(), c.FlushRetry.Load(), c.FlushError.Load(), c.Events.Load(),
+		c.Delivered.Load(), c.Rejected.Load(), c.Malformed.Load(), c.RandomKeys.Load(), c.BadHashKeys.Load(),
+		c.LedgerSkipped.Load(), c.Undelivered.Load(), c.KinesisRecords.Load(), c.Calls.Load(),
+		c.EntriesFailed.Load(), c.Throttles.Load(), c.Misroutes.Load(), c.Rerouted.Load(), c.Retried.Load(),
+		c.PossibleDups.Load())
 }

@@ -56,6 +56,7 @@ type Instance struct {
 	tracker *topology.Tracker // nil when aggregation is off
 	sender  *delivery.Sender
 	ledger  *ledger.Ledger
+	client  *kinesis.Client
 	batches sync.Pool // of *events.Batch
 
 	maxRecordBytes int
@@ -108,6 +109,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		}
 	}
 
+	in.client = client
 	in.maxRecordBytes = cfg.MaxRecordBytes
 	if in.maxRecordBytes == 0 {
 		in.maxRecordBytes = in.streamRecordLimit(client)
@@ -324,8 +326,10 @@ func (in *Instance) Close() {
 		if in.tracker != nil {
 			in.tracker.Close()
 		}
-		in.log.Infof("stopped: %d events, %d delivered, %d rejected, %d Kinesis records in %d PutRecords calls, %d misroutes repaired",
-			in.Counters.Events.Load(), in.Counters.Delivered.Load(), in.Counters.Rejected.Load(),
-			in.Counters.KinesisRecords.Load(), in.Counters.Calls.Load(), in.Counters.Misroutes.Load())
+		// Keep-alive connections each hold two goroutines; nothing may outlive the instance.
+		if hc, ok := in.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
+			hc.CloseIdleConnections()
+		}
+		in.log.Infof("stopped: %s", in.Counters.Summary())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
@@ -95,7 +96,9 @@ func TestGoldenTopologies(t *testing.T) {
 const max128 = "340282366920938463463374607431768211455"
 
 func TestFromListedValidation(t *testing.T) {
-	open := func(id, s, e string) ListedShard { return ListedShard{ShardID: id, StartingHashKey: s, EndingHashKey: e} }
+	open := func(id, s, e string) ListedShard {
+		return ListedShard{ShardID: id, StartingHashKey: s, EndingHashKey: e}
+	}
 	closed := func(id, s, e string) ListedShard {
 		l := open(id, s, e)
 		l.EndingSequenceNumber = "49590338271490256608559692540925702759324208523137515618"
@@ -124,7 +127,7 @@ func TestFromListedValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := FromListed(tc.in)
 			if tc.wantErr != "" {
-				if err == nil || !contains(err.Error(), tc.wantErr) {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
 				return
@@ -154,17 +157,6 @@ func TestFromListedValidation(t *testing.T) {
 	if _, err := FromListed([]ListedShard{open("a", "0", "99")}); !errors.Is(err, ErrInvalidMap) {
 		t.Errorf("error does not wrap ErrInvalidMap: %v", err)
 	}
-}
-
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 func FuzzFromListed(f *testing.F) {

@@ -55,13 +55,13 @@ type Tracker struct {
 	cur    atomic.Pointer[ShardMap]
 	routed atomic.Int64
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	waiters  chan struct{} // closed when the next load attempt finishes
 	inflight chan struct{} // closed when the running attempt finishes; nil when none runs
-	pending bool          // a load was requested and has not started yet
-	cause   int           // cause of the pending request
-	lastErr error
-	stats   TrackerStats
+	pending  bool          // a load was requested and has not started yet
+	cause    int           // cause of the pending request
+	lastErr  error
+	stats    TrackerStats
 
 	wake   chan struct{}
 	ctx    context.Context
