@@ -179,6 +179,7 @@ struct host {
     int repeat;
     int retry_limit; /* -1 = no limit */
     int retry_delay_ms;
+    int pace_ms; /* pause of each worker after each flush, like Fluent Bit's Flush interval */
     int flush_instance; /* -1 = all */
     long exit_after_ms; /* -1 = off */
     long coro_stack_kb; /* 0 = call on the worker's own stack */
@@ -525,6 +526,8 @@ static void usage(FILE *f)
         "  --retry-limit N        retries after FLB_RETRY: N >= 0 means N re-deliveries of\n"
         "                         the byte-identical buffer (0 = no_retries), -1 = no limit\n"
         "                         (default 1, Fluent Bit's default)\n"
+        "  --pace-ms N            each worker pauses N ms after each flush, as Fluent Bit\n"
+        "                         flushes every Flush seconds (default 0)\n"
         "  --retry-delay-ms N     wait before a re-delivery (default 200); the chunk is\n"
         "                         re-queued so other chunks go first\n"
         "  --coro-stack-kb N      run each flush on a fresh N KiB coroutine stack, as Fluent\n"
@@ -759,6 +762,9 @@ static int parse_args(struct host *h, int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--retry-delay-ms", &m)) || m) {
             if (!v || parse_long(v, 0, 3600000, &n) != 0) goto bad;
             h->retry_delay_ms = (int)n;
+        } else if ((v = opt_value(argc, argv, &i, "--pace-ms", &m)) || m) {
+            if (!v || parse_long(v, 0, 3600000, &n) != 0) goto bad;
+            h->pace_ms = (int)n;
         } else if ((v = opt_value(argc, argv, &i, "--flush-instance", &m)) || m) {
             if (!v) goto bad;
             flush_instance = v;
@@ -1047,7 +1053,10 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct task *t;
-    while ((t = queue_pop(w->h)) != NULL) deliver(w->h, t, w->index);
+    while ((t = queue_pop(w->h)) != NULL) {
+        deliver(w->h, t, w->index);
+        if (w->h->pace_ms > 0) usleep((useconds_t)w->h->pace_ms * 1000);
+    }
     return NULL;
 }
 

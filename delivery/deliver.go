@@ -1,0 +1,367 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-agg/kinesis_agg/aggregation"
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
+	"github.com/kinesis-agg/kinesis_agg/ledger"
+	"github.com/kinesis-agg/kinesis_agg/topology"
+)
+
+// Deliver sends recs and reports, by position in recs, which were delivered, which were rejected
+// for good and how many are still undelivered. It returns when everything is delivered or
+// rejected, when a permanent error stops it, when ctx ends, or when the retry budget is spent.
+// Batches of one round are sent one after another, which keeps per-shard order and leaves
+// concurrency to Fluent Bit's workers; no goroutine outlives the call.
+//
+// Records' Ref fields are ignored (the sender uses positions).
+func (s *Sender) Deliver(ctx context.Context, recs []aggregation.UserRecord) Result {
+	res := Result{Delivered: ledger.NewSet(len(recs))}
+	if len(recs) == 0 {
+		return res
+	}
+	start := s.now()
+	w := s.pool.Get().(*work)
+	defer s.release(w)
+
+	w.pending = w.pending[:0]
+	for i := range recs {
+		w.pending = append(w.pending, i)
+	}
+	var (
+		failRounds, misrouteRounds int
+		plainOnly                  bool // the map proved stale and could not be refreshed
+		lastErr, stop              error
+	)
+	for len(w.pending) > 0 {
+		var sm *topology.ShardMap
+		if s.o.Aggregate && !plainOnly {
+			sm = s.topo.Current()
+		}
+		w.next = w.next[:0]
+		rr := s.round(ctx, w, recs, sm, &res)
+		w.pending, w.next = w.next, w.pending
+		if rr.lastErr != nil {
+			lastErr = rr.lastErr
+		}
+		if rr.err != nil {
+			stop = rr.err
+			break
+		}
+		if len(w.pending) == 0 {
+			break
+		}
+		if rr.stale {
+			plainOnly = true
+		}
+		elapsed := s.now().Sub(start)
+		if rr.failed {
+			failRounds, misrouteRounds = failRounds+1, 0
+			d := backoff(failRounds, s.o.BackoffBase, s.o.BackoffMax, s.o.Rand())
+			if s.o.RetryBudget < 0 || elapsed+d > s.o.RetryBudget {
+				stop = s.budgetError(len(w.pending), res.Stats.Rounds, elapsed, lastErr)
+				break
+			}
+			s.o.Logf(LevelDebug, "delivery: stream %q: round %d: %d records to retry in %v (last error: %v)",
+				s.stream(), res.Stats.Rounds, len(w.pending), d, lastErr)
+			if !s.sleep(ctx, d) {
+				stop = fmt.Errorf("delivery: stream %q: %w", s.stream(), ctx.Err())
+				break
+			}
+			continue
+		}
+		// Only wrong-shard re-routes: go again at once with the refreshed map.
+		if misrouteRounds++; misrouteRounds >= maxMisrouteRounds {
+			plainOnly = true
+		}
+		if s.o.RetryBudget < 0 || elapsed >= s.o.RetryBudget {
+			stop = s.budgetError(len(w.pending), res.Stats.Rounds, elapsed, lastErr)
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			stop = fmt.Errorf("delivery: stream %q: %w", s.stream(), err)
+			break
+		}
+	}
+	res.Undelivered = len(recs) - res.Delivered.Count() - len(res.Rejected)
+	if res.Undelivered > 0 {
+		res.Err = stop
+		if res.Err == nil { // cannot happen: the loop only ends early with a reason
+			res.Err = fmt.Errorf("delivery: stream %q: %d records undelivered", s.stream(), res.Undelivered)
+		}
+	}
+	return res
+}
+
+func (s *Sender) budgetError(pending, rounds int, elapsed time.Duration, last error) error {
+	if last == nil {
+		return fmt.Errorf("delivery: stream %q: %d records undelivered after %d rounds in %v (budget %v): %w",
+			s.stream(), pending, rounds, elapsed.Round(time.Millisecond), s.o.RetryBudget, ErrRetryBudget)
+	}
+	return fmt.Errorf("delivery: stream %q: %d records undelivered after %d rounds in %v (budget %v): %w; last error: %w",
+		s.stream(), pending, rounds, elapsed.Round(time.Millisecond), s.o.RetryBudget, ErrRetryBudget, last)
+}
+
+func (s *Sender) release(w *work) {
+	w.m.Reset(nil) // drop references to the caller's records
+	clear(w.entries)
+	w.entries = w.entries[:0]
+	const keep = 1 << 16
+	if cap(w.pending) > keep || cap(w.next) > keep {
+		w.pending, w.next = nil, nil
+	}
+	s.pool.Put(w)
+}
+
+func (s *Sender) stream() string {
+	if s.o.StreamARN != "" {
+		return s.o.StreamARN
+	}
+	return s.o.StreamName
+}
+
+// roundResult is what one round tells the loop.
+type roundResult struct {
+	failed  bool  // a retryable entry or request failure: back off before the next round
+	stale   bool  // an aggregate was misrouted and the map could not be brought up to date
+	err     error // permanent error or cancellation: stop
+	lastErr error // the last retryable failure
+}
+
+// round routes w.pending with sm, sends the result and queues the records to send again in w.next.
+func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserRecord, sm *topology.ShardMap, res *Result) roundResult {
+	res.Stats.Rounds++
+	w.m.Reset(sm)
+	routed := 0
+	for _, i := range w.pending {
+		r := recs[i]
+		r.Ref = i
+		if err := w.m.Add(&r); err != nil {
+			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: err.Error()})
+			continue
+		}
+		routed++
+	}
+	if s.topo != nil && routed > 0 {
+		s.topo.Routed(routed)
+	}
+	sealed := w.m.Seal()
+
+	var rr roundResult
+	v := verifier{s: s, seen: sm}
+	for off := 0; off < len(sealed); {
+		end := batchEnd(sealed, off, s.o.MaxEntries, s.o.RequestMaxBytes)
+		batch := sealed[off:end]
+		off = end
+		if rr.err != nil {
+			continue // stopped: the rest stays undelivered
+		}
+		if err := ctx.Err(); err != nil {
+			rr.err = fmt.Errorf("delivery: stream %q: %w", s.stream(), err)
+			continue
+		}
+		s.send(ctx, w, batch, &v, &rr, res)
+	}
+	if v.plainMisroute && !v.refreshed && sm != nil && rr.err == nil {
+		// Plain records are delivered wherever they land, but the map is stale: refresh it before
+		// it costs an aggregate.
+		v.refresh(ctx)
+	}
+	if v.misrouted > 0 {
+		s.o.Logf(LevelInfo, "delivery: stream %q: %d Kinesis records landed on other shards than predicted by the shard map from %s; %d user records re-routed",
+			s.stream(), v.misrouted, sm.LoadedAt().Format(time.RFC3339), v.rerouted)
+	}
+	return rr
+}
+
+// send puts one batch and sorts its members into delivered, queued again, or left undelivered.
+func (s *Sender) send(ctx context.Context, w *work, batch []aggregation.Sealed, v *verifier, rr *roundResult, res *Result) {
+	st := &res.Stats
+	w.entries = w.entries[:0]
+	for i := range batch {
+		sd := &batch[i]
+		e := types.PutRecordsRequestEntry{Data: sd.Data, PartitionKey: &sd.PartitionKey}
+		if sd.ExplicitHashKey != "" {
+			e.ExplicitHashKey = &sd.ExplicitHashKey
+		}
+		w.entries = append(w.entries, e)
+	}
+	in := &kinesis.PutRecordsInput{Records: w.entries}
+	if s.o.StreamARN != "" {
+		in.StreamARN = &s.o.StreamARN
+	} else {
+		in.StreamName = &s.o.StreamName
+	}
+	out, err := s.api.PutRecords(ctx, in)
+	st.Calls++
+	st.EntriesSent += len(batch)
+	if err == nil && (out == nil || len(out.Records) != len(batch)) {
+		n := 0
+		if out != nil {
+			n = len(out.Records)
+		}
+		err = &smithy.DeserializationError{Err: fmt.Errorf("PutRecords answered %d entries for %d records", n, len(batch))}
+	}
+	if err != nil {
+		s.requestFailed(ctx, w, batch, err, rr, res)
+		return
+	}
+	for j := range batch {
+		sd, e := &batch[j], &out.Records[j]
+		if e.ErrorCode != nil {
+			s.entryFailed(w, sd, e, rr, res)
+			continue
+		}
+		actual := aws.ToString(e.ShardId)
+		if sd.ShardID == "" || actual == sd.ShardID {
+			deliver(res, sd)
+			continue
+		}
+		st.Misroutes++
+		v.misrouted++
+		if !sd.Aggregated {
+			v.plainMisroute = true
+			deliver(res, sd) // KCL never filters plain records
+			continue
+		}
+		if rng, ok := v.rangeOf(ctx, actual); ok && covers(rng, sd.Members) {
+			deliver(res, sd) // e.g. a merge: the actual shard owns every member
+			continue
+		}
+		// KCL on the actual shard drops the whole aggregate: send every member again. The stored
+		// copy reaches consumers that do not filter.
+		n := len(sd.Members)
+		st.Rerouted += n
+		st.PossibleDuplicates += n
+		v.rerouted += n
+		queue(w, sd)
+		if v.err != nil || v.fresh == nil || v.fresh == v.seen {
+			rr.stale = true
+		}
+	}
+}
+
+func (s *Sender) requestFailed(ctx context.Context, w *work, batch []aggregation.Sealed, err error, rr *roundResult, res *Result) {
+	st := &res.Stats
+	kind := kinesisapi.Classify(err)
+	if ctx.Err() != nil && kind != kinesisapi.Permanent {
+		kind = kinesisapi.Canceled
+	}
+	code := kinesisapi.ErrorCode(err)
+	if code == "" {
+		code = kind.String()
+	}
+	st.addError(code)
+	n := 0
+	for i := range batch {
+		n += len(batch[i].Members)
+	}
+	if kind == kinesisapi.Throttled {
+		st.Throttles++
+	}
+	if kind.MaybeStored() {
+		st.PossibleDuplicates += n
+	}
+	switch {
+	case kind.Retryable():
+		rr.failed = true
+		rr.lastErr = fmt.Errorf("PutRecords (%s): %w", kind, err)
+		st.Retried += n
+		for i := range batch {
+			queue(w, &batch[i])
+		}
+	case kind == kinesisapi.Canceled:
+		rr.err = fmt.Errorf("delivery: stream %q: PutRecords interrupted: %w", s.stream(), err)
+	default:
+		rr.err = fmt.Errorf("delivery: stream %q: PutRecords failed with %s, not retried in this flush: %w", s.stream(), code, err)
+		s.o.Logf(LevelDebug, "%v", rr.err)
+	}
+}
+
+func (s *Sender) entryFailed(w *work, sd *aggregation.Sealed, e *types.PutRecordsResultEntry, rr *roundResult, res *Result) {
+	st := &res.Stats
+	code, msg := aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage)
+	st.EntriesFailed++
+	st.addError(code)
+	kind := kinesisapi.EntryKind(code)
+	if kind == kinesisapi.Throttled {
+		st.Throttles++
+	}
+	apiErr := &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient}
+	if kind == kinesisapi.Permanent {
+		if rr.err == nil {
+			rr.err = fmt.Errorf("delivery: stream %q: record rejected with %s, not retried in this flush: %w", s.stream(), code, apiErr)
+		}
+		return // stays undelivered
+	}
+	rr.failed = true
+	rr.lastErr = fmt.Errorf("PutRecords entry: %w", apiErr)
+	st.Retried += len(sd.Members)
+	queue(w, sd)
+}
+
+func deliver(res *Result, sd *aggregation.Sealed) {
+	for _, m := range sd.Members {
+		res.Delivered.Add(m.Ref)
+	}
+}
+
+func queue(w *work, sd *aggregation.Sealed) {
+	for _, m := range sd.Members {
+		w.next = append(w.next, m.Ref)
+	}
+}
+
+func covers(r hashkey.Range, members []aggregation.Member) bool {
+	for _, m := range members {
+		if !r.Contains(m.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+// verifier refreshes the topology at most once per round, on the first wrong-shard answer.
+type verifier struct {
+	s             *Sender
+	seen          *topology.ShardMap // the map the round was routed with
+	refreshed     bool
+	fresh         *topology.ShardMap
+	err           error
+	misrouted     int
+	rerouted      int
+	plainMisroute bool
+}
+
+func (v *verifier) refresh(ctx context.Context) {
+	v.refreshed = true
+	v.fresh, v.err = v.s.topo.Invalidate(ctx, v.seen)
+	if v.err != nil {
+		v.s.o.Logf(LevelWarn, "delivery: stream %q: shard map refresh after a wrong-shard answer failed: %v", v.s.stream(), v.err)
+	}
+}
+
+// rangeOf returns the hash key range of shard id, from a refreshed map or else the round's map.
+func (v *verifier) rangeOf(ctx context.Context, id string) (hashkey.Range, bool) {
+	if !v.refreshed {
+		v.refresh(ctx)
+	}
+	if v.fresh != nil {
+		if r, ok := v.fresh.RangeOf(id); ok {
+			return r, true
+		}
+	}
+	if v.seen != nil {
+		return v.seen.RangeOf(id)
+	}
+	return hashkey.Range{}, false
+}
