@@ -9,8 +9,8 @@ import (
 	"C"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -42,10 +42,14 @@ func logf(level, format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] [%5s] [output:%s] %s\n", time.Now().Format("2006/01/02 15:04:05"), level, pluginName, fmt.Sprintf(format, args...))
 }
 
+// goroutines counts the goroutines the profile shows: runtime.NumGoroutine also counts one per
+// C thread that ever called into Go, which says nothing about what we left running.
+func goroutines() int { return pprof.Lookup("goroutine").Count() }
+
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
 	registry.Lock()
-	registry.baseline = runtime.NumGoroutine()
+	registry.baseline = goroutines()
 	registry.Unlock()
 	return flb.FLBPluginRegister(def, pluginName, pluginDescription)
 }
@@ -116,7 +120,11 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (ret int) {
 	last, baseline := len(registry.instances) == 0, registry.baseline
 	registry.Unlock()
 	if last {
-		logf("info", "all instances stopped: goroutines=%d baseline=%d", runtime.NumGoroutine(), baseline)
+		// Closed connections end their goroutines asynchronously; give them a moment.
+		for deadline := time.Now().Add(time.Second); goroutines() > baseline && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		logf("info", "all instances stopped: goroutines=%d baseline=%d", goroutines(), baseline)
 	}
 	return flb.FLB_OK
 }

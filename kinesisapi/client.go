@@ -85,7 +85,18 @@ func NewClient(ctx context.Context, c Config) (*kinesis.Client, error) {
 		return nil, errors.New("kinesisapi: no AWS region: set region or AWS_REGION")
 	}
 	// Wrapped after loading: the loader customizes the buildable client (AWS_CA_BUNDLE).
-	cfg.HTTPClient = &keepAliveClient{cfg.HTTPClient}
+	hc := cfg.HTTPClient
+	if b, ok := hc.(*awshttp.BuildableClient); ok {
+		// Our own *http.Client over the transport the loader configured, so that the instance
+		// can close its idle connections (and their goroutines) when it stops. Redirects are
+		// returned, not followed, as the SDK's own client does.
+		hc = &http.Client{
+			Transport:     b.GetTransport(),
+			Timeout:       b.GetTimeout(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	cfg.HTTPClient = &keepAliveClient{hc}
 
 	if c.RoleARN != "" {
 		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
@@ -192,4 +203,12 @@ func (c credentialsProvider) ProviderSources() []aws.CredentialSource {
 		return s.ProviderSources()
 	}
 	return nil
+}
+
+// CloseIdleConnections closes the keep-alive connections, whose reader and writer goroutines
+// would otherwise outlive the plugin instance that made them.
+func (k *keepAliveClient) CloseIdleConnections() {
+	if c, ok := k.c.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
@@ -361,14 +360,17 @@ func TestClientKeepAlive(t *testing.T) {
 	if !ok {
 		t.Fatalf("HTTPClient is %T", c.Options().HTTPClient)
 	}
-	hc, ok := kc.c.(*awshttp.BuildableClient)
+	hc, ok := kc.c.(*http.Client)
 	if !ok {
 		t.Fatalf("wrapped HTTPClient is %T", kc.c)
 	}
-	tr := hc.GetTransport()
-	if tr.DisableKeepAlives || tr.MaxIdleConnsPerHost < 100 || tr.MaxIdleConns < 100 || hc.GetTimeout() != 7*time.Second {
+	tr, ok := hc.Transport.(*http.Transport)
+	if !ok || hc.CheckRedirect == nil {
+		t.Fatalf("transport is %T", hc.Transport)
+	}
+	if tr.DisableKeepAlives || tr.MaxIdleConnsPerHost < 100 || tr.MaxIdleConns < 100 || hc.Timeout != 7*time.Second {
 		t.Errorf("transport: keep-alives disabled %v, idle per host %d, idle %d, timeout %v",
-			tr.DisableKeepAlives, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, hc.GetTimeout())
+			tr.DisableKeepAlives, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, hc.Timeout)
 	}
 	for i := 0; i < 50; i++ {
 		if _, err := putOne(context.Background(), c); err != nil {
