@@ -176,7 +176,7 @@ func exitSummary(t *testing.T, stderr string, instance int) map[string]int {
 	return nil
 }
 
-var idRe = regexp.MustCompile(`"id":"(id-\d{9})"`)
+var idRe = regexp.MustCompile(`(id-\d{9})`)
 
 // readIDs reads the stream with KCL's rules and counts every id delivered.
 func (e *env) readIDs(decode func([]byte) []byte) (map[string]int, *kclreader.Report) {

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kinesis-agg/kinesis_agg/events"
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+	"github.com/kinesis-agg/kinesis_agg/internal/chunkgen"
+	"github.com/kinesis-agg/kinesis_agg/internal/faultproxy"
+)
+
+// expected converts the chunks with our converter (options as the plugin gets them) and returns
+// each id's record bytes: the oracle for "the payload read back equals what was sent".
+func expected(t *testing.T, chunks [][]byte, o events.Options) map[string][]byte {
+	t.Helper()
+	conv, err := events.NewConverter(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	var b events.Batch
+	for _, c := range chunks {
+		conv.Convert(c, "t", &b)
+		for _, r := range b.Records {
+			m := idRe.Find(r.Data)
+			if m == nil {
+				t.Fatalf("oracle record without id: %.100q", r.Data)
+			}
+			out[string(m)] = bytes.Clone(r.Data)
+		}
+	}
+	return out
+}
+
+func gunzip(t *testing.T) func([]byte) []byte {
+	return func(b []byte) []byte {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("gzip: %v", err)
+		}
+		out, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("gzip: %v", err)
+		}
+		return out
+	}
+}
+
+func unzstd(t *testing.T) func([]byte) []byte {
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(b []byte) []byte {
+		out, err := dec.DecodeAll(b, nil)
+		if err != nil {
+			t.Fatalf("zstd: %v", err)
+		}
+		return out
+	}
+}
+
+// Scenario 4: random partition keys, explicit hash keys, log_key and compression each deliver
+// every id, and the bytes read back equal the bytes sent.
+func TestVariantsPayloadExact(t *testing.T) {
+	const n = 8000
+	ehkOf := func(id int) string {
+		// Spread explicit hash keys over the whole space.
+		return hashkey.FromPartitionKey(fmt.Sprintf("ehk-%d", id)).String()
+	}
+	line := func(id int) string { return chunkgen.ID(id) + " GET /checkout 200 \u00e9t\u00e9 \"quoted\"" }
+	for _, tc := range []struct {
+		name   string
+		props  []string
+		opts   events.Options
+		extra  func(id int) [][2]any
+		decode func(t *testing.T) func([]byte) []byte
+		check  func(t *testing.T, e *env)
+	}{
+		{name: "random partition keys", opts: events.Options{}},
+		{
+			name:  "explicit hash key field",
+			props: []string{"partition_key=$kubernetes['pod_name']", "explicit_hash_key=$route['ehk']"},
+			opts:  events.Options{PartitionKey: []string{"kubernetes", "pod_name"}, ExplicitHashKey: []string{"route", "ehk"}},
+			extra: func(id int) [][2]any { return [][2]any{{"route", [][2]any{{"ehk", ehkOf(id)}}}} },
+		},
+		{
+			name:  "log_key",
+			props: []string{"partition_key=kubernetes->pod_name", "log_key=line", "append_newline=on"},
+			opts:  events.Options{PartitionKey: []string{"kubernetes", "pod_name"}, LogKey: []string{"line"}, AppendNewline: true},
+			extra: func(id int) [][2]any { return [][2]any{{"line", line(id)}} },
+		},
+		{
+			name:   "gzip",
+			props:  []string{"partition_key=$kubernetes['pod_name']", "compression=gzip"},
+			opts:   events.Options{PartitionKey: []string{"kubernetes", "pod_name"}},
+			decode: gunzip,
+		},
+		{
+			name:   "zstd without aggregation",
+			props:  []string{"partition_key=$kubernetes['pod_name']", "compression=zstd", "aggregation=off"},
+			opts:   events.Options{PartitionKey: []string{"kubernetes", "pod_name"}},
+			decode: unzstd,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 4, false, faultproxy.Options{})
+			chunks := chunkgen.Generate(chunkgen.Options{Records: n, Seed: 11, ChunkBytes: 700_000, Extra: tc.extra})
+			want := expected(t, chunks, tc.opts)
+			run := runHost(t, e.ctx, hostArgs(e.props(tc.props...), append(writeChunks(t, chunks, "kube.shop"), "--threads", "2")...)...)
+			if run.ExitCode != 0 || run.Summary.OK != int64(len(chunks)) {
+				t.Fatalf("host exit %d, %d of %d chunks OK\n%s", run.ExitCode, run.Summary.OK, len(chunks), tail(run.Stderr, 20))
+			}
+			var decode func([]byte) []byte
+			if tc.decode != nil {
+				decode = tc.decode(t)
+			}
+			ids, rep := e.readIDs(decode)
+			if dups := checkIDs(t, ids, 0, n); dups != 0 {
+				t.Fatalf("%d duplicates without faults or resharding", dups)
+			}
+			for _, d := range rep.Delivered {
+				data := d.Data
+				if decode != nil {
+					data = decode(data)
+				}
+				id := string(idRe.Find(data))
+				if !bytes.Equal(data, want[id]) {
+					t.Fatalf("%s: read back %.120q, sent %.120q", id, data, want[id])
+				}
+				if d.Aggregated && strings.Contains(tc.name, "explicit") { // GetRecords does not return a plain record's hash key
+					var num int
+					fmt.Sscanf(id, "id-%d", &num)
+					if d.ExplicitHashKey != ehkOf(num) || d.Hash.String() != ehkOf(num) {
+						t.Fatalf("%s: explicit hash key %q, want %s", id, d.ExplicitHashKey, ehkOf(num))
+					}
+				}
+			}
+			s := exitSummary(t, run.Stderr, 0)
+			if strings.Contains(tc.name, "without aggregation") {
+				if rep.Aggregates != 0 || s["kinesis_records"] != n {
+					t.Errorf("aggregation off sent %d aggregates in %d Kinesis records", rep.Aggregates, s["kinesis_records"])
+				}
+			} else if rep.Aggregates == 0 {
+				t.Errorf("no aggregates: %+v", rep.Counts)
+			}
+			if strings.Contains(tc.name, "random") && s["random_keys"] != 0 {
+				t.Errorf("random keys are counted only when partition_key is set: %v", s)
+			}
+			t.Logf("%d Kinesis records, %d aggregates", rep.KinesisRecords, rep.Aggregates)
+		})
+	}
+}
