@@ -68,6 +68,7 @@ func (s *Sealed) Size() int { return len(s.Data) + len(s.PartitionKey) }
 type Manager struct {
 	limits Limits
 	sm     *topology.ShardMap
+	plain  bool // route with sm, but never aggregate
 	aggs   []*Aggregator // by position in sm.Shards()
 	sealed []Sealed
 	// members and blobs back the Members and Data of sealed records until the next Reset.
@@ -84,6 +85,17 @@ func NewManager(l Limits) *Manager {
 // Reset forgets everything sealed and starts routing with sm. A nil map sends every record
 // un-aggregated, which is always safe for KCL's filter.
 func (m *Manager) Reset(sm *topology.ShardMap) {
+	m.reset(sm, false)
+}
+
+// ResetPlain is Reset for a round that predicts each record's shard with sm (for verification and
+// per-shard pacing) but sends every record un-aggregated.
+func (m *Manager) ResetPlain(sm *topology.ShardMap) {
+	m.reset(sm, true)
+}
+
+func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
+	m.plain = plain
 	for _, a := range m.aggs {
 		a.Reset()
 	}
@@ -107,6 +119,9 @@ func (m *Manager) Add(r *UserRecord) error {
 		return m.addPlain(r, topology.Shard{})
 	}
 	i := m.sm.LookupIndex(r.Hash)
+	if m.plain {
+		return m.addPlain(r, m.sm.Shards()[i])
+	}
 	a := m.aggs[i]
 	if a.Add(r) {
 		return nil
@@ -169,7 +184,7 @@ func (m *Manager) seal(i int) {
 // Seal seals every open aggregate and returns all records sealed since Reset, in the order they
 // were sealed. The result and its byte slices are valid until the next Reset.
 func (m *Manager) Seal() []Sealed {
-	if m.sm != nil {
+	if m.sm != nil && !m.plain {
 		for i := range m.sm.Len() {
 			m.seal(i)
 		}

@@ -37,6 +37,7 @@ const (
 	DefaultRetryLedgerMaxChunks   = 1024
 	DefaultRetryLedgerMaxAge      = time.Hour
 	DefaultHTTPRequestTimeout     = 10 * time.Second
+	DefaultShardRateLimit         = 1.5 // KPL's default RateLimit of 150%
 )
 
 // Compression algorithms accepted by the compression key.
@@ -115,6 +116,10 @@ type Config struct {
 	ShardRefreshInterval   time.Duration // periodic shard map refresh; 0 = off
 	ShardRefreshMinSpacing time.Duration // minimum time between two shard map loads
 
+	// ShardRateLimit paces Kinesis records per shard at this multiple of the shard write limits
+	// (1,000 records/s and 1 MiB/s); 0 = off.
+	ShardRateLimit float64
+
 	RequestMaxBytes      int           // PutRecords request size cap
 	RetryBudget          time.Duration // time a flush may spend retrying before answering FLB_RETRY
 	RetryLedgerMaxChunks int           // chunks remembered after FLB_RETRY; 0 = ledger off
@@ -142,6 +147,7 @@ func defaultConfig() Config {
 		RetryLedgerMaxChunks:   DefaultRetryLedgerMaxChunks,
 		RetryLedgerMaxAge:      DefaultRetryLedgerMaxAge,
 		HTTPRequestTimeout:     DefaultHTTPRequestTimeout,
+		ShardRateLimit:         DefaultShardRateLimit,
 		LogLevel:               LogInfo,
 	}
 }
@@ -574,6 +580,16 @@ func keyTable() []key {
 
 	p, f = durationKey(func(c *Config) *time.Duration { return &c.ShardRefreshMinSpacing }, false, "")
 	add("shard_refresh_min_spacing", "Never load the shard map twice within this time.", p, f)
+
+	add("shard_rate_limit", "Pace Kinesis records per shard at this multiple of the shard write limits (1,000 records/s and 1MiB/s), lowering it while a shard throttles; 0 turns pacing off.",
+		func(c *Config, v string) error {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x < 0 || x > 100 || x != x {
+				return errors.New("want a number from 0 (off) to 100, e.g. 1.5")
+			}
+			c.ShardRateLimit = x
+			return nil
+		}, func(c *Config) string { return strconv.FormatFloat(c.ShardRateLimit, 'g', -1, 64) })
 
 	p, f = sizeKey(func(c *Config) *int { return &c.RequestMaxBytes }, false)
 	add("request_max_bytes", "Largest PutRecords request. Range 1KiB-10MiB.", p, f)

@@ -43,12 +43,14 @@ func (s *Sender) Deliver(ctx context.Context, recs []aggregation.UserRecord) Res
 		lastErr, stop              error
 	)
 	for len(w.pending) > 0 {
+		// With a map, every record gets a predicted shard (verification, pacing); it is
+		// aggregated only when that is on and the map has not proved stale.
 		var sm *topology.ShardMap
-		if s.o.Aggregate && !plainOnly {
+		if s.topo != nil {
 			sm = s.topo.Current()
 		}
 		w.next = w.next[:0]
-		rr := s.round(ctx, w, recs, sm, &res)
+		rr := s.round(ctx, w, recs, sm, s.o.Aggregate && !plainOnly, &res)
 		w.pending, w.next = w.next, w.pending
 		if rr.lastErr != nil {
 			lastErr = rr.lastErr
@@ -64,6 +66,18 @@ func (s *Sender) Deliver(ctx context.Context, recs []aggregation.UserRecord) Res
 			plainOnly = true
 		}
 		elapsed := s.now().Sub(start)
+		if rr.pace > 0 && !rr.failed {
+			// Records held back for their shard's rate: wait for its tokens, not a backoff.
+			if s.o.RetryBudget < 0 || elapsed+rr.pace > s.o.RetryBudget {
+				stop = s.budgetError(len(w.pending), res.Stats.Rounds, elapsed, lastErr)
+				break
+			}
+			if !s.sleep(ctx, rr.pace) {
+				stop = fmt.Errorf("delivery: stream %q: %w", s.stream(), ctx.Err())
+				break
+			}
+			continue
+		}
 		if rr.failed {
 			failRounds, misrouteRounds = failRounds+1, 0
 			d := backoff(failRounds, s.o.BackoffBase, s.o.BackoffMax, s.o.Rand())
@@ -113,6 +127,8 @@ func (s *Sender) budgetError(pending, rounds int, elapsed time.Duration, last er
 
 func (s *Sender) release(w *work) {
 	w.m.Reset(nil) // drop references to the caller's records
+	clear(w.ready)
+	w.ready = w.ready[:0]
 	clear(w.entries)
 	w.entries = w.entries[:0]
 	const keep = 1 << 16
@@ -129,18 +145,26 @@ func (s *Sender) stream() string {
 	return s.o.StreamName
 }
 
+// minPace is the shortest wait for a shard's tokens: long enough to gather a batch worth a round.
+const minPace = 20 * time.Millisecond
+
 // roundResult is what one round tells the loop.
 type roundResult struct {
-	failed  bool  // a retryable entry or request failure: back off before the next round
-	stale   bool  // an aggregate was misrouted and the map could not be brought up to date
-	err     error // permanent error or cancellation: stop
-	lastErr error // the last retryable failure
+	failed  bool          // a retryable entry or request failure: back off before the next round
+	pace    time.Duration // records were held back by the limiter: their tokens come after this
+	stale   bool          // an aggregate was misrouted and the map could not be brought up to date
+	err     error         // permanent error or cancellation: stop
+	lastErr error         // the last retryable failure
 }
 
 // round routes w.pending with sm, sends the result and queues the records to send again in w.next.
-func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserRecord, sm *topology.ShardMap, res *Result) roundResult {
+func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserRecord, sm *topology.ShardMap, aggregate bool, res *Result) roundResult {
 	res.Stats.Rounds++
-	w.m.Reset(sm)
+	if aggregate {
+		w.m.Reset(sm)
+	} else {
+		w.m.ResetPlain(sm)
+	}
 	routed := 0
 	for _, i := range w.pending {
 		r := recs[i]
@@ -157,6 +181,25 @@ func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserReco
 	sealed := w.m.Seal()
 
 	var rr roundResult
+	if lim := s.o.Limiter; lim != nil {
+		w.ready = w.ready[:0]
+		for i := range sealed {
+			sd := &sealed[i]
+			if d := lim.Take(sd.ShardID, sd.Size()); d > 0 {
+				res.Stats.Paced += len(sd.Members)
+				queue(w, sd)
+				if rr.pace == 0 || d < rr.pace {
+					rr.pace = max(d, minPace)
+				}
+				continue
+			}
+			w.ready = append(w.ready, *sd)
+		}
+		sealed = w.ready
+		if sm != nil {
+			lim.Retain(sm.IsOpen)
+		}
+	}
 	v := verifier{s: s, seen: sm}
 	for off := 0; off < len(sealed); {
 		end := batchEnd(sealed, off, s.o.MaxEntries, s.o.RequestMaxBytes)
@@ -222,6 +265,7 @@ func (s *Sender) send(ctx context.Context, w *work, batch []aggregation.Sealed, 
 			continue
 		}
 		actual := aws.ToString(e.ShardId)
+		s.o.Limiter.Accepted(actual)
 		if sd.ShardID == "" || actual == sd.ShardID {
 			deliver(res, sd)
 			continue
@@ -295,6 +339,7 @@ func (s *Sender) entryFailed(w *work, sd *aggregation.Sealed, e *types.PutRecord
 	kind := kinesisapi.EntryKind(code)
 	if kind == kinesisapi.Throttled {
 		st.Throttles++
+		s.o.Limiter.Throttled(sd.ShardID)
 	}
 	apiErr := &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient}
 	if kind == kinesisapi.Permanent {

@@ -86,6 +86,9 @@ type Options struct {
 	Logf func(level int, format string, args ...any)
 	// Rand returns a uniform number in [0,1) for backoff jitter; nil uses math/rand/v2.
 	Rand func() float64
+	// Limiter paces Kinesis records per shard; nil sends without pacing. Share one Limiter between
+	// all Senders of a stream.
+	Limiter *Limiter
 }
 
 // Sender delivers user records to one stream. It is safe for concurrent Deliver calls.
@@ -105,6 +108,7 @@ type Sender struct {
 type work struct {
 	m       *aggregation.Manager
 	entries []types.PutRecordsRequestEntry
+	ready   []aggregation.Sealed // the round's records the limiter let through
 	pending []int
 	next    []int
 }
@@ -165,7 +169,9 @@ type Stats struct {
 	// Retried counts user records queued for another round after a failed entry or request
 	// (whether or not the budget then allowed that round).
 	Retried int
-	Rounds  int
+	// Paced counts user records held back a round because their shard's rate was used up.
+	Paced  int
+	Rounds int
 	// PossibleDuplicates counts user records that a non-filtering consumer may receive twice:
 	// members of re-routed aggregates (the misrouted copy is stored) and records of requests
 	// whose outcome is unknown (5xx, timeout, dropped connection).
@@ -192,6 +198,8 @@ func (st *Stats) Add(o Stats) {
 	st.Misroutes += o.Misroutes
 	st.Rerouted += o.Rerouted
 	st.Retried += o.Retried
+	st.Paced += o.Paced
+	st.Paced += o.Paced
 	st.Rounds += o.Rounds
 	st.PossibleDuplicates += o.PossibleDuplicates
 	for k, v := range o.ErrorsByCode {

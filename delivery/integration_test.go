@@ -457,3 +457,46 @@ func isolateAWSEnv(t *testing.T) {
 		t.Setenv(k, v)
 	}
 }
+
+// A fault proxy throttles each shard above 200 records/s. Without pacing the plugin hammers the
+// shards into throttling; with a limiter below that rate almost nothing is throttled, and every
+// record is delivered either way.
+func TestIntegrationShardRateLimit(t *testing.T) {
+	run := func(t *testing.T, lim *delivery.Limiter) delivery.Stats {
+		e := newITEnv(t, 2, &faultproxy.Options{Seed: 3}, func(p *faultproxy.Proxy) {
+			if err := p.SetShardRateLimit(200); err != nil {
+				t.Fatal(err)
+			}
+		}, true)
+		s := delivery.New(e.api, e.tracker, delivery.Options{
+			StreamName: itStream, Aggregate: false, Limiter: lim,
+			RetryBudget: 20 * time.Second, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		})
+		recs := itRecordsFor(t)[:800]
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res := s.Deliver(ctx, recs)
+		if res.Undelivered != 0 || res.Delivered.Count() != len(recs) {
+			t.Fatalf("%d undelivered: %v", res.Undelivered, res.Err)
+		}
+		ids, _ := readIDs(t, e.admin, true)
+		for i := range recs {
+			if ids[i] != 1 {
+				t.Fatalf("id %d read back %d times", i, ids[i])
+			}
+		}
+		if len(ids) != len(recs) {
+			t.Fatalf("%d ids read back, want %d", len(ids), len(recs))
+		}
+		return res.Stats
+	}
+	without := run(t, nil)
+	with := run(t, delivery.NewLimiter(0.15, 1<<20)) // 150 records/s per shard
+	t.Logf("without limiter: %d throttled of %d sent; with: %d throttled, %d paced", without.Throttles, without.EntriesSent, with.Throttles, with.Paced)
+	if without.Throttles < 100 {
+		t.Fatalf("the proxy should throttle an unpaced burst: %+v", without)
+	}
+	if with.Paced == 0 || with.Throttles > without.Throttles/10 {
+		t.Fatalf("limiter did not prevent throttling: %+v", with)
+	}
+}

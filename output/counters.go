@@ -29,6 +29,7 @@ type Counters struct {
 	Misroutes      atomic.Int64
 	Rerouted       atomic.Int64
 	Retried        atomic.Int64
+	Paced          atomic.Int64
 	PossibleDups   atomic.Int64
 
 	mu           sync.Mutex
@@ -43,6 +44,7 @@ func (c *Counters) addDelivery(s delivery.Stats) {
 	c.Misroutes.Add(int64(s.Misroutes))
 	c.Rerouted.Add(int64(s.Rerouted))
 	c.Retried.Add(int64(s.Retried))
+	c.Paced.Add(int64(s.Paced))
 	c.PossibleDups.Add(int64(s.PossibleDuplicates))
 	if len(s.ErrorsByCode) > 0 {
 		c.mu.Lock()
@@ -71,10 +73,10 @@ func (c *Counters) ErrorsByCode() map[string]int64 {
 func (c *Counters) Summary() string {
 	return fmt.Sprintf("flushes=%d ok=%d retry=%d error=%d events=%d delivered=%d rejected=%d malformed_chunks=%d "+
 		"random_keys=%d bad_hash_keys=%d ledger_skipped=%d undelivered=%d kinesis_records=%d calls=%d "+
-		"entries_failed=%d throttles=%d misroutes=%d rerouted=%d retried=%d possible_duplicates=%d",
+		"entries_failed=%d throttles=%d misroutes=%d rerouted=%d retried=%d paced=%d possible_duplicates=%d",
 		c.Flushes.Load(), c.FlushOK.Load(), c.FlushRetry.Load(), c.FlushError.Load(), c.Events.Load(),
 		c.Delivered.Load(), c.Rejected.Load(), c.Malformed.Load(), c.RandomKeys.Load(), c.BadHashKeys.Load(),
 		c.LedgerSkipped.Load(), c.Undelivered.Load(), c.KinesisRecords.Load(), c.Calls.Load(),
 		c.EntriesFailed.Load(), c.Throttles.Load(), c.Misroutes.Load(), c.Rerouted.Load(), c.Retried.Load(),
-		c.PossibleDups.Load())
+		c.Paced.Load(), c.PossibleDups.Load())
 }

@@ -53,7 +53,8 @@ type Instance struct {
 	cfg     *conf.Config
 	log     *Logger
 	conv    *events.Converter
-	tracker *topology.Tracker // nil when aggregation is off
+	tracker *topology.Tracker
+	limiter *delivery.Limiter // nil when shard_rate_limit is 0
 	sender  *delivery.Sender
 	ledger  *ledger.Ledger
 	client  *kinesis.Client
@@ -134,18 +135,17 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 	in.conv = conv
 	in.batches.New = func() any { return new(events.Batch) }
 
-	var topo delivery.Topology
-	if cfg.Aggregation {
-		in.tracker = topology.NewTracker(&kinesisapi.ShardLister{API: client, StreamName: cfg.StreamName, StreamARN: cfg.StreamARN},
-			topology.TrackerOptions{
-				RefreshRecords:  cfg.ShardRefreshRecords,
-				RefreshInterval: cfg.ShardRefreshInterval,
-				MinSpacing:      cfg.ShardRefreshMinSpacing,
-				Logf:            func(format string, args ...any) { lg.Infof(format, args...) },
-			})
-		topo = in.tracker
-	}
-	in.sender = delivery.New(client, topo, delivery.Options{
+	// The shard map is loaded even without aggregation: it predicts each record's shard for
+	// per-shard pacing.
+	in.tracker = topology.NewTracker(&kinesisapi.ShardLister{API: client, StreamName: cfg.StreamName, StreamARN: cfg.StreamARN},
+		topology.TrackerOptions{
+			RefreshRecords:  cfg.ShardRefreshRecords,
+			RefreshInterval: cfg.ShardRefreshInterval,
+			MinSpacing:      cfg.ShardRefreshMinSpacing,
+			Logf:            func(format string, args ...any) { lg.Infof(format, args...) },
+		})
+	in.limiter = delivery.NewLimiter(cfg.ShardRateLimit, in.maxRecordBytes)
+	in.sender = delivery.New(client, in.tracker, delivery.Options{
 		StreamName: cfg.StreamName,
 		StreamARN:  cfg.StreamARN,
 		Aggregate:  cfg.Aggregation,
@@ -156,6 +156,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		},
 		RequestMaxBytes: cfg.RequestMaxBytes,
 		RetryBudget:     cfg.RetryBudget,
+		Limiter:         in.limiter,
 		Logf: func(level int, format string, args ...any) {
 			lg.Logf(deliveryLevel(level), format, args...)
 		},
@@ -323,9 +324,7 @@ func (in *Instance) Close() {
 		in.cancel()
 		in.running.Lock() // waits for flushes in flight, which stop retrying once cancelled
 		in.running.Unlock()
-		if in.tracker != nil {
-			in.tracker.Close()
-		}
+		in.tracker.Close()
 		// Keep-alive connections each hold two goroutines; nothing may outlive the instance.
 		if hc, ok := in.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
 			hc.CloseIdleConnections()

@@ -17,6 +17,8 @@
 //	%p AM or PM                     %P am or pm                   %s seconds since the Unix epoch
 //	%L milliseconds (000-999)       %f microseconds (000000-999999)
 //	%N nanoseconds (000000000-999999999)
+//	%1N ... %9N the first 1 to 9 digits of the nanoseconds (%3N = %L, %6N = %f, %9N = %N), as
+//	   in Fluent Bit's AWS outputs
 //	%z UTC offset +hhmm             %Z time zone abbreviation     %% a literal %
 //	%n newline                      %t tab
 //	%F = %Y-%m-%d   %T = %H:%M:%S   %D = %m/%d/%y   %R = %H:%M   %r = %I:%M:%S %p
@@ -124,6 +126,15 @@ func Compile(layout string) (*Layout, error) {
 			}
 			c := s[i+1]
 			switch {
+			case c >= '1' && c <= '9' && i+2 < len(s) && s[i+2] == 'N':
+				// %3N, %6N, %9N ... as in Fluent Bit's AWS outputs: the first c digits of the
+				// nanoseconds.
+				l.ops = append(l.ops, op{dir: '#', a: int32(c - '0')})
+				i += 2
+				start = i + 1
+				continue
+			case c >= '1' && c <= '9' && i+2 < len(s):
+				return fmt.Errorf("strftime: unknown directive %s in %q", directiveText(s, i, 2), layout)
 			case expansions[c] != "":
 				if c == '%' || c == 'n' || c == 't' {
 					addLit(expansions[c])
@@ -134,7 +145,7 @@ func Compile(layout string) (*Layout, error) {
 				l.need |= dirNeed[c]
 				l.ops = append(l.ops, op{dir: c})
 			default:
-				return fmt.Errorf("strftime: unknown directive %s in %q", directiveText(s, i), layout)
+				return fmt.Errorf("strftime: unknown directive %s in %q", directiveText(s, i, 1), layout)
 			}
 			i++
 			start = i + 1
@@ -152,12 +163,15 @@ func Compile(layout string) (*Layout, error) {
 	return l, nil
 }
 
-// directiveText returns the directive starting at s[i] ('%' plus one character, which may be a
-// multi-byte UTF-8 sequence) for error messages.
-func directiveText(s string, i int) string {
-	j := i + 2
-	for j < len(s) && j < i+5 && s[j]&0xC0 == 0x80 {
+// directiveText returns the directive starting at s[i]: '%' and the next n characters (which may
+// be multi-byte UTF-8 sequences), for error messages.
+func directiveText(s string, i, n int) string {
+	j := i + 1
+	for ; n > 0 && j < len(s); n-- {
 		j++
+		for j < len(s) && s[j]&0xC0 == 0x80 {
+			j++
+		}
 	}
 	return s[i:j]
 }
@@ -294,6 +308,12 @@ func (l *Layout) AppendFormat(dst []byte, t time.Time) []byte {
 			dst = appendFrac(dst, t.Nanosecond()/1e3, 6)
 		case 'N':
 			dst = appendFrac(dst, t.Nanosecond(), 9)
+		case '#': // %<k>N
+			ns := t.Nanosecond()
+			for k := o.a; k < 9; k++ {
+				ns /= 10
+			}
+			dst = appendFrac(dst, ns, int(o.a))
 		case 'z':
 			_, off := t.Zone()
 			sign := byte('+')

@@ -1,6 +1,7 @@
 package strftime
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,8 @@ func TestFormat(t *testing.T) {
 		{"%j", time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC), "366"},
 		{"%s", time.Unix(-1, 0), "-1"},
 		{"héllo %Y ✓", ts, "héllo 2026 ✓"},
+		{"%3N|%6N|%9N|%1N|%2N", ts, "007|007008|007008009|0|00"},
+		{"%S.%3N", time.Date(2026, 1, 1, 0, 0, 59, 999_999_999, time.UTC), "59.999"},
 	}
 	for _, tt := range tests {
 		l, err := Compile(tt.layout)
@@ -88,6 +91,10 @@ func TestCompileErrors(t *testing.T) {
 		{"%é", `strftime: unknown directive %é in "%é"`},
 		{"abc%", `strftime: dangling % at the end of "abc%"`},
 		{"%Y%", `strftime: dangling % at the end of "%Y%"`},
+		{"%3", `strftime: unknown directive %3 in "%3"`},
+		{"%3X", `strftime: unknown directive %3X in "%3X"`},
+		{"%3é", `strftime: unknown directive %3é in "%3é"`},
+		{"%0N", `strftime: unknown directive %0 in "%0N"`},
 	}
 	for _, tt := range tests {
 		l, err := Compile(tt.layout)
@@ -151,4 +158,18 @@ func BenchmarkAppendFormat(b *testing.B) {
 	for b.Loop() {
 		buf = l.AppendFormat(buf[:0], ts)
 	}
+}
+
+func ExampleLayout_AppendFormat() {
+	l, err := Compile("%Y-%m-%dT%H:%M:%S.%L%z")
+	if err != nil {
+		panic(err)
+	}
+	t := time.Date(2026, 11, 25, 18, 30, 5, 123456789, time.UTC)
+	fmt.Println(string(l.AppendFormat(nil, t)))
+	_, err = Compile("%Y %Q")
+	fmt.Println(err)
+	// Output:
+	// 2026-11-25T18:30:05.123+0000
+	// strftime: unknown directive %Q in "%Y %Q"
 }

@@ -164,3 +164,13 @@ func (m *ShardMap) String() string {
 	}
 	return fmt.Sprintf("%d open shards [%s]", len(m.open), b.String())
 }
+
+// IsOpen reports whether id is one of the map's open shards.
+func (m *ShardMap) IsOpen(id string) bool {
+	for _, s := range m.open {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,186 @@
+package events
+
+import (
+	"bytes"
+	"crypto/md5"
+	crand "crypto/rand"
+	"hash/maphash"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+)
+
+// maxKeyUnits is the Kinesis partition key limit: 256 characters, counted as UTF-16 code units.
+const maxKeyUnits = 256
+
+// appendPartitionKey appends the partition key taken from the value at src[vp:] and reports
+// whether the value was usable (see the package comment). On false dst is returned unchanged.
+func appendPartitionKey(dst, src []byte, vp int) ([]byte, bool) {
+	if vp < 0 {
+		return dst, false
+	}
+	h, q, err := readHdr(src, vp)
+	if err != nil {
+		return dst, false
+	}
+	switch h.t {
+	case tStr, tBin:
+		if h.n == 0 {
+			return dst, false
+		}
+		return appendKeyText(dst, src[q:q+h.n]), true
+	case tUint:
+		return strconv.AppendUint(dst, h.u, 10), true
+	case tInt:
+		return strconv.AppendInt(dst, int64(h.u), 10), true
+	case tFloat32, tFloat64:
+		f, bits := math.Float64frombits(h.u), 64
+		if h.t == tFloat32 {
+			f, bits = float64(math.Float32frombits(uint32(h.u))), 32
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return dst, false
+		}
+		return appendFloat(dst, f, bits), true
+	case tTrue:
+		return append(dst, "true"...), true
+	case tFalse:
+		return append(dst, "false"...), true
+	}
+	return dst, false
+}
+
+// appendKeyText appends s with invalid UTF-8 replaced by U+FFFD, cut at a character boundary to
+// at most maxKeyUnits UTF-16 code units.
+func appendKeyText(dst, s []byte) []byte {
+	// A valid string of at most 256 bytes has at most 256 code units.
+	if len(s) <= maxKeyUnits && utf8.Valid(s) {
+		return append(dst, s...)
+	}
+	units := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRune(s[i:])
+		u := 1
+		if r > 0xFFFF {
+			u = 2
+		}
+		if units+u > maxKeyUnits {
+			break
+		}
+		units += u
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// ehkState is the outcome of reading an explicit hash key field.
+type ehkState uint8
+
+const (
+	ehkNone ehkState = iota // missing or nil
+	ehkOK
+	ehkBad
+)
+
+// appendExplicitHashKey reads the explicit hash key at src[vp:]; on ehkOK it appends its canonical
+// decimal to dst and returns the key.
+func appendExplicitHashKey(dst, src []byte, vp int) ([]byte, hashkey.Key, ehkState) {
+	if vp < 0 {
+		return dst, hashkey.Key{}, ehkNone
+	}
+	h, q, err := readHdr(src, vp)
+	if err != nil {
+		return dst, hashkey.Key{}, ehkBad
+	}
+	switch h.t {
+	case tNil:
+		return dst, hashkey.Key{}, ehkNone
+	case tStr, tBin:
+		if h.n == 0 || h.n > 39 {
+			return dst, hashkey.Key{}, ehkBad
+		}
+		k, err := hashkey.ParseDecimal(unsafe.String(&src[q], h.n))
+		if err != nil {
+			return dst, hashkey.Key{}, ehkBad
+		}
+		// ParseDecimal accepts only the canonical form, so the bytes are the canonical decimal.
+		return append(dst, src[q:q+h.n]...), k, ehkOK
+	case tUint:
+		return strconv.AppendUint(dst, h.u, 10), hashkey.Key{Lo: h.u}, ehkOK
+	case tInt:
+		if int64(h.u) >= 0 {
+			return strconv.AppendUint(dst, h.u, 10), hashkey.Key{Lo: h.u}, ehkOK
+		}
+	}
+	return dst, hashkey.Key{}, ehkBad
+}
+
+// randSource makes random partition keys. It is seeded from crypto/rand on first use.
+type randSource struct {
+	r *rand.ChaCha8
+}
+
+// appendKey appends 16 random lowercase hex characters.
+func (s *randSource) appendKey(dst []byte) []byte {
+	if s.r == nil {
+		var seed [32]byte
+		crand.Read(seed[:]) // never fails (Go 1.24+: crashes the program instead)
+		s.r = rand.NewChaCha8(seed)
+	}
+	v := s.r.Uint64()
+	var tmp [16]byte
+	for i := 15; i >= 0; i-- {
+		tmp[i] = hexDigits[v&0xF]
+		v >>= 4
+	}
+	return append(dst, tmp[:]...)
+}
+
+// keyCache remembers the hash keys of recent partition keys during one Convert. Log chunks repeat
+// a few keys (one pod, one host) many times, and MD5 is a large share of the per-record cost.
+// Entries point at partition keys of accepted records in the arena, which stay put until Reset.
+type keyCache struct {
+	seed   maphash.Seed
+	seeded bool
+	gen    uint32 // entries of other generations are empty
+	ents   [512]keyCacheEntry
+}
+
+type keyCacheEntry struct {
+	gen    uint32
+	off, n int
+	h      hashkey.Key
+}
+
+// reset forgets every entry (the arena is about to be reused).
+func (k *keyCache) reset() {
+	k.gen++
+	if k.gen == 0 {
+		clear(k.ents[:])
+		k.gen = 1
+	}
+}
+
+// hash returns MD5(arena[off:off+n]) as a hash key; the bytes must belong to an accepted record.
+func (k *keyCache) hash(arena []byte, off, n int) hashkey.Key {
+	pk := arena[off : off+n]
+	if !k.seeded {
+		k.seed, k.seeded = maphash.MakeSeed(), true
+	}
+	e := &k.ents[maphash.Bytes(k.seed, pk)%uint64(len(k.ents))]
+	if e.gen == k.gen && e.n == n && bytes.Equal(arena[e.off:e.off+e.n], pk) {
+		return e.h
+	}
+	h := hashkey.FromBytes(md5.Sum(pk))
+	*e = keyCacheEntry{gen: k.gen, off: off, n: n, h: h}
+	return h
+}
