@@ -68,7 +68,7 @@ func (s *Sealed) Size() int { return len(s.Data) + len(s.PartitionKey) }
 type Manager struct {
 	limits Limits
 	sm     *topology.ShardMap
-	plain  bool // route with sm, but never aggregate
+	plain  bool          // route with sm, but never aggregate
 	aggs   []*Aggregator // by position in sm.Shards()
 	sealed []Sealed
 	// members and blobs back the Members and Data of sealed records until the next Reset.
