@@ -74,6 +74,27 @@ type Manager struct {
 	// members and blobs back the Members and Data of sealed records until the next Reset.
 	members []Member
 	blobs   arena
+
+	steering Steering
+	target   int      // shard index steered records go to, -1 before the first
+	assigned []int    // bytes steered to each shard this round
+	starts   []string // decimal starting hash key of each shard, computed when first needed
+	turn     int      // rotates ties between equally good shards across rounds
+}
+
+// Steering scores shards for records without shard affinity.
+type Steering interface {
+	// Headroom is how many bytes shard can take now; the shard with the most (less what this
+	// round already steered to it) gets the next aggregate.
+	Headroom(shard string) float64
+}
+
+// SetSteering makes the Manager place Steerable records itself: it fills one aggregate at a time
+// for the open shard with the most headroom, giving each record the shard's starting hash key as
+// its explicit hash key (which KCL checks, and which stays inside one shard even if that shard is
+// split before the record lands). nil routes Steerable records by their own hash key.
+func (m *Manager) SetSteering(s Steering) {
+	m.steering = s
 }
 
 // NewManager returns a Manager with no topology: until Reset is given a map, every record is
@@ -105,6 +126,14 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 			m.aggs = append(m.aggs, NewAggregator(m.limits.aggregateLimit(), m.limits.MaxAggregateRecords))
 		}
 	}
+	m.target = -1
+	m.turn++
+	m.assigned = m.assigned[:0]
+	m.starts = m.starts[:0]
+	if sm != nil && m.steering != nil {
+		m.assigned = append(m.assigned, make([]int, sm.Len())...)
+		m.starts = append(m.starts, make([]string, sm.Len())...)
+	}
 	clear(m.sealed) // drop references to the previous round's data
 	m.sealed = m.sealed[:0]
 	m.members = m.members[:0]
@@ -117,6 +146,10 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 func (m *Manager) Add(r *UserRecord) error {
 	if m.sm == nil {
 		return m.addPlain(r, topology.Shard{})
+	}
+	if r.Steerable && m.steering != nil {
+		steered := m.steer(r)
+		r = &steered
 	}
 	i := m.sm.LookupIndex(r.Hash)
 	if m.plain {
@@ -133,6 +166,46 @@ func (m *Manager) Add(r *UserRecord) error {
 		}
 	}
 	return m.addPlain(r, m.sm.Shards()[i])
+}
+
+// steer returns r placed on the steering target: the current one while its aggregate has room,
+// else the shard with the most headroom.
+func (m *Manager) steer(r *UserRecord) UserRecord {
+	t := m.target
+	if t < 0 || m.full(t, r) {
+		t = m.pickTarget()
+		m.target = t
+	}
+	m.assigned[t] += len(r.Data)
+	if m.starts[t] == "" {
+		m.starts[t] = m.sm.Shards()[t].Range.Start.String()
+	}
+	out := *r
+	out.Hash = m.sm.Shards()[t].Range.Start
+	out.ExplicitHashKey = m.starts[t]
+	return out
+}
+
+// full reports whether shard i's aggregate would have to be sealed to take r.
+func (m *Manager) full(i int, r *UserRecord) bool {
+	if m.plain {
+		return m.assigned[i] >= m.limits.aggregateLimit()
+	}
+	a := m.aggs[i]
+	return (a.maxRecords > 0 && a.Len() >= a.maxRecords) || a.SizeWith(r) > a.limit
+}
+
+func (m *Manager) pickTarget() int {
+	shards := m.sm.Shards()
+	best, bestScore := -1, 0.0
+	for k := range shards {
+		i := (k + m.turn) % len(shards)
+		score := m.steering.Headroom(shards[i].ID) - float64(m.assigned[i])
+		if best < 0 || score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
 }
 
 func (m *Manager) addPlain(r *UserRecord, shard topology.Shard) error {

@@ -327,3 +327,73 @@ func FuzzDeaggregate(f *testing.F) {
 		}
 	})
 }
+
+type fixedHeadroom map[string]float64
+
+func (f fixedHeadroom) Headroom(shard string) float64 { return f[shard] }
+
+// Steered records fill one aggregate at a time for the shard with the most headroom; each carries
+// that shard's starting hash key, so KCL keeps every aggregate.
+func TestManagerSteering(t *testing.T) {
+	sm := evenMap(t, 4)
+	shards := sm.Shards()
+	for _, tc := range []struct {
+		name     string
+		headroom fixedHeadroom
+		check    func(t *testing.T, perShard map[string]int)
+	}{
+		{"even spread", fixedHeadroom{}, func(t *testing.T, perShard map[string]int) {
+			for _, s := range shards {
+				if n := perShard[s.ID]; n < 2000/4-200 || n > 2000/4+200 {
+					t.Errorf("%s got %d of 2000 records: %v", s.ID, n, perShard)
+				}
+			}
+		}},
+		{"away from a throttled shard", fixedHeadroom{shards[0].ID: -1e9, shards[1].ID: 0, shards[2].ID: 0, shards[3].ID: 0},
+			func(t *testing.T, perShard map[string]int) {
+				if perShard[shards[0].ID] != 0 {
+					t.Errorf("the shard without headroom got records: %v", perShard)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewManager(Limits{MaxAggregateBytes: 16 << 10})
+			m.SetSteering(tc.headroom)
+			m.Reset(sm)
+			for i := 0; i < 2000; i++ {
+				r, _ := NewUserRecord(fmt.Sprintf("rnd-%d", i), "", bytes.Repeat([]byte{'d'}, 100), i)
+				r.Steerable = true
+				if err := m.Add(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			perShard, partial := map[string]int{}, map[string]int{}
+			seen := map[int]bool{}
+			for _, s := range m.Seal() {
+				res := Deaggregate(s.PartitionKey, s.Data, &s.Range)
+				if !s.Aggregated || res.Outcome != Deaggregated || len(res.Records) != len(s.Members) {
+					t.Fatalf("aggregate for %s: %v", s.ShardID, res.Outcome)
+				}
+				for k, rec := range res.Records {
+					if rec.ExplicitHashKey != s.Range.Start.String() || seen[s.Members[k].Ref] {
+						t.Fatalf("member %d: explicit hash key %q, want the shard start", k, rec.ExplicitHashKey)
+					}
+					seen[s.Members[k].Ref] = true
+				}
+				perShard[s.ShardID] += len(s.Members)
+				if s.Size() < (16<<10)*9/10 {
+					partial[s.ShardID]++
+				}
+			}
+			for id, n := range partial {
+				if n > 1 {
+					t.Errorf("%s: %d aggregates under 90%% full; only the last of a round may be", id, n)
+				}
+			}
+			if len(seen) != 2000 {
+				t.Fatalf("%d of 2000 records sealed", len(seen))
+			}
+			tc.check(t, perShard)
+		})
+	}
+}

@@ -17,6 +17,9 @@ type UserRecord struct {
 	Data []byte
 	// Ref is an opaque reference the caller supplies (the event index in the chunk).
 	Ref int
+	// Steerable marks a record without shard affinity (its partition key is random): a Manager
+	// with Steering places it on the shard with the most headroom instead of by its hash.
+	Steerable bool
 }
 
 // NewUserRecord returns a record with its hash key computed from the partition key or the explicit

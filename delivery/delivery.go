@@ -144,7 +144,15 @@ func New(api PutRecordsAPI, topo Topology, o Options) *Sender {
 	}
 	s := &Sender{api: api, topo: topo, o: o, now: time.Now, sleep: sleepCtx}
 	limits := o.Limits
-	s.pool.New = func() any { return &work{m: aggregation.NewManager(limits)} }
+	var steering aggregation.Steering = evenSpread{}
+	if o.Limiter != nil {
+		steering = o.Limiter
+	}
+	s.pool.New = func() any {
+		m := aggregation.NewManager(limits)
+		m.SetSteering(steering)
+		return &work{m: m}
+	}
 	return s
 }
 

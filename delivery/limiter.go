@@ -139,3 +139,19 @@ func (l *Limiter) Retain(open func(shard string) bool) {
 		}
 	}
 }
+
+// Headroom returns the bytes shard may take now: the Steering score of records without shard
+// affinity, which so go to shards that are neither busy nor throttling.
+func (l *Limiter) Headroom(shard string) float64 {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.get(shard, l.now()).bytes
+}
+
+// evenSpread steers records without shard affinity evenly over the shards when nothing paces them.
+type evenSpread struct{}
+
+func (evenSpread) Headroom(string) float64 { return 0 }

@@ -467,7 +467,8 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 	if random {
 		b.RandomKeys++
 	}
-	b.Records = append(b.Records, aggregation.UserRecord{Hash: hash, Ref: b.Events})
+	// A random key means no shard affinity: the router may steer the record to any shard.
+	b.Records = append(b.Records, aggregation.UserRecord{Hash: hash, Ref: b.Events, Steerable: random && !hasEHK})
 	b.spans = append(b.spans, s)
 	return end, nil
 }

@@ -113,6 +113,7 @@ type config struct {
 	lostAckRate   float64
 	pageSize      int
 	shardRate     float64
+	shardRates    map[string]float64 // per-shard overrides of shardRate; never mutated after publication
 	shardCacheTTL time.Duration
 	opFailures    map[string]ErrorKind // never mutated after publication
 }
@@ -207,6 +208,23 @@ func (p *Proxy) SetShardRateLimit(recordsPerSecond float64) error {
 		return fmt.Errorf("faultproxy: shard rate limit %v is negative", recordsPerSecond)
 	}
 	return p.update(func(c *config) error { c.shardRate = recordsPerSecond; return nil })
+}
+
+// SetShardRateLimitFor overrides the record rate limit of one shard (0 = unlimited), e.g. to make
+// one shard hot. It applies even when the stream-wide limit is 0.
+func (p *Proxy) SetShardRateLimitFor(shardID string, recordsPerSecond float64) error {
+	if !(recordsPerSecond >= 0) {
+		return fmt.Errorf("faultproxy: shard rate limit %v is negative", recordsPerSecond)
+	}
+	return p.update(func(c *config) error {
+		m := make(map[string]float64, len(c.shardRates)+1)
+		for k, v := range c.shardRates {
+			m[k] = v
+		}
+		m[shardID] = recordsPerSecond
+		c.shardRates = m
+		return nil
+	})
 }
 
 // SetOpFailure makes every request for op (an operation name such as "PutRecords") answer with

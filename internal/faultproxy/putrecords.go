@@ -77,8 +77,13 @@ func (p *Proxy) putRecords(q *request) {
 			if draws[2*i+1] < cfg.entry.InternalShare {
 				f.ErrorCode = codeInternal
 			}
-		case cfg.shardRate > 0:
-			if f.Shard = shardOf(i); f.Shard != "" && !p.limiter.allow(stream+"/"+f.Shard, cfg.shardRate, now) {
+		case cfg.shardRate > 0 || len(cfg.shardRates) > 0:
+			f.Shard = shardOf(i)
+			rate, ok := cfg.shardRates[f.Shard]
+			if !ok {
+				rate = cfg.shardRate
+			}
+			if f.Shard != "" && rate > 0 && !p.limiter.allow(stream+"/"+f.Shard, rate, now) {
 				f.ErrorCode, f.RateLimit = codeThroughput, true
 			}
 		}
