@@ -1,6 +1,6 @@
 # kinesis_agg: a zero-loss, shard-aware KPL-aggregating Kinesis output for Fluent Bit.
 #
-#   make          build the plugin: build/out_kinesis_agg.so
+#   make          build the plugin (build/out_kinesis_agg.so) and the audit command
 #   make test     install what the tests need (Go modules, kinesalite from npm), then run every test
 #   make demo     local Kinesis (kinesalite) + the plugin + resharding midway + a KCL-exact report
 #   make bench    benchmarks (Go stages and the whole .so driven by the C host)
@@ -14,9 +14,9 @@ PLUGIN   := $(BUILD)/out_kinesis_agg.so
 IMAGE    ?= kinesis-agg-fluent-bit:latest
 GOFLAGS_BUILD := -trimpath -buildvcs=false
 
-.PHONY: all plugin deps test test-unit test-race lint demo bench docker clean
+.PHONY: all plugin audit deps test test-unit test-race lint demo bench docker clean
 
-all: plugin
+all: plugin audit
 
 plugin: $(PLUGIN)
 
@@ -25,6 +25,11 @@ plugin: $(PLUGIN)
 $(PLUGIN): go.mod go.sum $(shell find . -name '*.go' -not -path './testenv/*' -not -name '*_test.go')
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -buildmode=c-shared -o $@ .
+
+# The audit command: reads a stream with KCL's rules and reports what consumers lose.
+audit:
+	@mkdir -p $(BUILD)
+	$(GO) build $(GOFLAGS_BUILD) -o $(BUILD)/kinesis-agg-audit ./cmd/kinesis-agg-audit
 
 deps:
 	$(GO) mod download
