@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,10 +98,8 @@ func buildReport(c *config, rep *kclreader.Report, maxLosses int) *auditReport {
 	// A record that starts with the KPL magic but fails the MD5 or protobuf check reaches the
 	// application as raw bytes; the reader counts it as a plain record.
 	corrupt := map[string]int{}
-	for i := range rep.Delivered {
-		if d := &rep.Delivered[i]; !d.Aggregated && bytes.HasPrefix(d.Data, aggregation.Magic[:]) {
-			corrupt[d.ShardID]++
-		}
+	for _, s := range rep.Shards {
+		corrupt[s.ShardID] = s.CorruptAggregates
 	}
 	a := &auditReport{
 		Version: reportVersion,

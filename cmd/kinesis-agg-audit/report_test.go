@@ -87,7 +87,7 @@ func TestBuildReport(t *testing.T) {
 		},
 		Shards: []kclreader.ShardReport{
 			{ShardID: "A", Range: hashkey.Range{End: hashkey.Max}, Counts: kclreader.Counts{KinesisRecords: 4, Passthrough: 2,
-				Aggregates: 2, UserRecordsDelivered: 2, AggregatedUserRecords: 6, DecodeFailures: 1, DecodeLost: 2,
+				Aggregates: 2, UserRecordsDelivered: 2, AggregatedUserRecords: 6, DecodeFailures: 1, DecodeLost: 2, CorruptAggregates: 1,
 				DroppedAggregates: 1, DroppedOutOfRange: 1, DroppedCollateral: 3}},
 			{ShardID: "B", Closed: true, ParentShardID: "A", Range: hashkey.Range{Start: hashkey.Key{Lo: 1}, End: hashkey.Key{Lo: 9}},
 				Counts: kclreader.Counts{KinesisRecords: 1, Aggregates: 1, UserRecordsDelivered: 1, AggregatedUserRecords: 1}},

@@ -86,6 +86,7 @@ func audit(ctx context.Context, c *config, newClient clientFactory) (*kclreader.
 		ClientSideTimestamp: c.clientSideTimestamp,
 		Limit:               c.limit,
 		GetRecordsInterval:  c.interval,
+		CountOnly:           true,
 	})
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -6,6 +6,7 @@
 package kclreader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type ReadOptions struct {
 	// NoRangeFilter deaggregates without the shard's hash-key range, as KCL does when it cannot
 	// resolve the shard and as deaggregators without range checks (Lambda, aws-kinesis-agg) do.
 	NoRangeFilter bool
+	// CountOnly keeps the counts and losses but not the delivered records, so that an audit of a
+	// large stream does not hold its data in memory (Report.Delivered stays empty).
+	CountOnly bool
 }
 
 // Delivered is one user record as the application receives it.
@@ -86,6 +90,7 @@ type Counts struct {
 	DroppedCollateral     int // in-range members discarded with them
 	DecodeFailures        int // aggregates KCL stopped decoding midway (bad index or hash key)
 	DecodeLost            int // user records lost after a decode failure
+	CorruptAggregates     int // records with the KPL magic that fail the MD5 or protobuf check: handed over as raw bytes
 }
 
 // Lost returns the user records inside aggregates that the application does not receive.
@@ -103,6 +108,7 @@ func (c *Counts) add(o Counts) {
 	c.DroppedCollateral += o.DroppedCollateral
 	c.DecodeFailures += o.DecodeFailures
 	c.DecodeLost += o.DecodeLost
+	c.CorruptAggregates += o.CorruptAggregates
 }
 
 // ShardReport is what one shard yielded.
@@ -278,7 +284,7 @@ func readShard(ctx context.Context, c *kinesis.Client, o ReadOptions, sr *ShardR
 		}
 		for i := range out.Records {
 			if r := &out.Records[i]; skipBefore.IsZero() || !aws.ToTime(r.ApproximateArrivalTimestamp).Before(skipBefore) {
-				consume(r, sr, rng, rep)
+				consume(r, sr, rng, rep, o.CountOnly)
 			}
 		}
 		if !sr.Closed && len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
@@ -290,11 +296,14 @@ func readShard(ctx context.Context, c *kinesis.Client, o ReadOptions, sr *ShardR
 }
 
 // consume deaggregates one Kinesis record and accounts for its user records.
-func consume(r *types.Record, sr *ShardReport, rng *hashkey.Range, rep *Report) {
+func consume(r *types.Record, sr *ShardReport, rng *hashkey.Range, rep *Report, countOnly bool) {
 	pk, seq := aws.ToString(r.PartitionKey), aws.ToString(r.SequenceNumber)
 	arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
 	res := aggregation.Deaggregate(pk, r.Data, rng)
 	c := &sr.Counts
+	if res.Outcome == aggregation.Passthrough && bytes.HasPrefix(r.Data, aggregation.Magic[:]) {
+		c.CorruptAggregates++
+	}
 	c.KinesisRecords++
 	if res.Outcome == aggregation.Passthrough {
 		c.Passthrough++
@@ -319,6 +328,10 @@ func consume(r *types.Record, sr *ShardReport, rng *hashkey.Range, rep *Report) 
 			Total: res.Total, Delivered: len(res.Records), OutOfRange: res.OutOfRange, Err: res.Err})
 	}
 	aggregated := res.Outcome != aggregation.Passthrough
+	if countOnly {
+		c.UserRecordsDelivered += len(res.Records)
+		return
+	}
 	for _, u := range res.Records {
 		rep.Delivered = append(rep.Delivered, Delivered{
 			ShardID:         sr.ShardID,

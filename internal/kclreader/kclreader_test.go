@@ -200,7 +200,7 @@ func checkFixtureReport(t *testing.T, f *fixture, rep *Report) {
 	wantCounts := Counts{
 		KinesisRecords: 10, Aggregates: 6, Passthrough: 4, UserRecordsDelivered: 10,
 		AggregatedUserRecords: 13, EmptyAggregates: 1, DroppedAggregates: 2, DroppedOutOfRange: 2,
-		DroppedCollateral: 3, DecodeFailures: 1, DecodeLost: 2,
+		DroppedCollateral: 3, DecodeFailures: 1, DecodeLost: 2, CorruptAggregates: 1,
 	}
 	if rep.Counts != wantCounts {
 		t.Fatalf("totals %+v\nwant   %+v", rep.Counts, wantCounts)
