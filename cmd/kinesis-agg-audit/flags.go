@@ -71,8 +71,9 @@ identity, ECS, EC2 instance metadata), optionally assuming --role-arn. AWS calls
 backoff on throttling and server errors (up to 10 attempts). Needs kinesis:ListShards,
 kinesis:GetShardIterator and kinesis:GetRecords on the stream.
 
-The whole audited window is held in memory while it is read: audit large streams in windows with
---from AT_TIMESTAMP. --from LATEST only sees records that arrive while each shard is being read.
+Only counts are kept in memory (and the first --losses losses), so any stream size can be audited;
+shards are read one after another. --from LATEST only sees records that arrive while each shard is
+being read.
 
 --json prints one JSON object (field names are stable):
   version                       1
