@@ -474,16 +474,9 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 }
 
-// expander looks ${VAR}s up in env. Fluent Bit expands only the ${VAR} form, but flbconfig.Parse
-// uses os.Expand, which also takes $kubernetes in $kubernetes['pod_name'] for a variable: names
-// env does not have are given back as written.
+// expander looks ${VAR}s up in env; a variable env does not have expands to "", as in Fluent Bit.
 func expander(env map[string]string) func(string) string {
-	return func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		return "$" + k
-	}
+	return func(k string) string { return env[k] }
 }
 
 // An [OUTPUT] and what conf.Parse made of it.

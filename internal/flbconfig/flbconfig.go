@@ -6,7 +6,6 @@ package flbconfig
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -52,11 +51,31 @@ func Parse(text string, env func(string) string) ([]Section, error) {
 		}
 		value = strings.TrimSpace(value)
 		if env != nil {
-			value = os.Expand(value, env)
+			value = expand(value, env)
 		}
 		out[len(out)-1].Props = append(out[len(out)-1].Props, [2]string{key, value})
 	}
 	return out, sc.Err()
+}
+
+// expand replaces ${VAR} as Fluent Bit does; a bare $name (a record accessor) stays as written.
+func expand(s string, env func(string) string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(env(s[i+2 : i+j]))
+		s = s[i+j+1:]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // Outputs returns the [OUTPUT] sections whose Name is name.
