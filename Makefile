@@ -45,8 +45,9 @@ lint:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-demo: deps
-	$(GO) run ./cmd/kinesis-agg-demo
+# DEMOFLAGS passes flags, e.g. make demo DEMOFLAGS="--records 500000 -v".
+demo: deps plugin
+	$(GO) run ./cmd/kinesis-agg-demo --plugin $(PLUGIN) $(DEMOFLAGS)
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

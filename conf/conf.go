@@ -10,6 +10,8 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,9 @@ const (
 	DefaultRetryLedgerMaxAge      = time.Hour
 	DefaultHTTPRequestTimeout     = 10 * time.Second
 	DefaultShardRateLimit         = 1.5 // KPL's default RateLimit of 150%
+	DefaultMetricsSummaryInterval = 5 * time.Minute
+	DefaultDeadLetterMaxBytes     = 100 << 20
+	DefaultDeadLetterKeep         = 3
 )
 
 // Compression algorithms accepted by the compression key.
@@ -128,6 +133,12 @@ type Config struct {
 
 	LogLevel LogLevel
 
+	MetricsListen          string        // host:port of the Prometheus endpoint; "" = off
+	MetricsSummaryInterval time.Duration // periodic one-line summary in the log; 0 = off
+	DeadLetterPath         string        // JSON lines file for permanently rejected records; "" = off
+	DeadLetterMaxBytes     int64         // rotate the dead-letter file at this size
+	DeadLetterKeep         int           // rotated dead-letter files kept
+
 	// Warnings holds non-fatal notes for the Init log, such as keys of other Kinesis plugins
 	// that this one ignores.
 	Warnings []string
@@ -148,6 +159,9 @@ func defaultConfig() Config {
 		RetryLedgerMaxAge:      DefaultRetryLedgerMaxAge,
 		HTTPRequestTimeout:     DefaultHTTPRequestTimeout,
 		ShardRateLimit:         DefaultShardRateLimit,
+		MetricsSummaryInterval: DefaultMetricsSummaryInterval,
+		DeadLetterMaxBytes:     DefaultDeadLetterMaxBytes,
+		DeadLetterKeep:         DefaultDeadLetterKeep,
 		LogLevel:               LogInfo,
 	}
 }
@@ -350,6 +364,13 @@ func Parse(get func(key string) string) (*Config, error) {
 	for _, f := range foreignKeys() {
 		if strings.TrimSpace(get(f.name)) != "" {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is a key of another Kinesis plugin and is ignored: %s", f.name, f.instead))
+		}
+	}
+	if c.DeadLetterPath == "" {
+		for _, n := range []string{"dead_letter_max_bytes", "dead_letter_keep"} {
+			if set[n] != "" {
+				c.Warnings = append(c.Warnings, n+" has no effect without dead_letter_path")
+			}
 		}
 	}
 	if set["time_key_format"] != "" && c.TimeKey == "" {
@@ -605,6 +626,64 @@ func keyTable() []key {
 
 	p, f = durationKey(func(c *Config) *time.Duration { return &c.HTTPRequestTimeout }, true, "")
 	add("http_request_timeout", "Timeout of each HTTP request to AWS.", p, f)
+
+	add("metrics_listen", "Serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:2021 or 0.0.0.0:2021; instances with the same value share one endpoint (Fluent Bit's own HTTP server uses 2020). Default: off.",
+		func(c *Config, v string) error {
+			host, port, err := net.SplitHostPort(v)
+			if err != nil {
+				return errors.New("want HOST:PORT, e.g. 127.0.0.1:2021")
+			}
+			if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(host, "/ ") {
+				return errors.New("want HOST:PORT with a port from 0 to 65535")
+			}
+			c.MetricsListen = v
+			return nil
+		}, func(c *Config) string { return c.MetricsListen })
+
+	add("metrics_summary_interval", "Log a one-line summary of the counters (rates, rejections, errors, shard map) at info level this often; 0 turns it off.",
+		func(c *Config, v string) error {
+			d, err := parseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d != 0 && d < time.Second {
+				return errors.New("want 0 (off) or at least 1s")
+			}
+			c.MetricsSummaryInterval = d
+			return nil
+		}, func(c *Config) string { return formatDuration(c.MetricsSummaryInterval) })
+
+	add("dead_letter_path", "Append records rejected permanently (too large, not a map, missing log_key) to this file as JSON lines with reason, tag and time; its directory must exist. Default: off (rejections are only logged and counted).",
+		func(c *Config, v string) error {
+			if !filepath.IsAbs(v) || strings.HasSuffix(v, "/") {
+				return errors.New("want an absolute file path, e.g. /var/log/fluent-bit/kinesis-dead-letter.jsonl")
+			}
+			c.DeadLetterPath = v
+			return nil
+		}, func(c *Config) string { return c.DeadLetterPath })
+
+	add("dead_letter_max_bytes", "Size at which dead_letter_path is rotated to PATH.1, PATH.2, ...; 1MiB to 1TiB.",
+		func(c *Config, v string) error {
+			n, err := parseSize(v)
+			if err != nil {
+				return err
+			}
+			if n < 1<<20 || n > 1<<40 {
+				return errors.New("want 1MiB to 1TiB")
+			}
+			c.DeadLetterMaxBytes = n
+			return nil
+		}, func(c *Config) string { return formatSize(c.DeadLetterMaxBytes) })
+
+	add("dead_letter_keep", "Rotated dead-letter files kept (0 to 1000); 0 keeps none.",
+		func(c *Config, v string) error {
+			n, err := parseCount(v, 64)
+			if err != nil || n > 1000 {
+				return errors.New("want 0 to 1000")
+			}
+			c.DeadLetterKeep = int(n)
+			return nil
+		}, func(c *Config) string { return strconv.Itoa(c.DeadLetterKeep) })
 
 	add("plugin_log_level", "The plugin's own log level: error, warn, info or debug (Fluent Bit's log_level does not reach Go plugins).",
 		func(c *Config, v string) error {

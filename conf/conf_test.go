@@ -64,6 +64,9 @@ func TestDefaults(t *testing.T) {
 		ShardRefreshInterval:   60 * time.Second,
 		ShardRefreshMinSpacing: time.Second,
 		ShardRateLimit:         1.5,
+		MetricsSummaryInterval: 5 * time.Minute,
+		DeadLetterMaxBytes:     100 << 20,
+		DeadLetterKeep:         3,
 		RequestMaxBytes:        5 << 20,
 		RetryBudget:            20 * time.Second,
 		RetryLedgerMaxChunks:   1024,
@@ -195,6 +198,12 @@ func TestParseErrors(t *testing.T) {
 		{props("time_key_format", "%Y %Q"), `conf: time_key_format "%Y %Q": strftime: unknown directive %Q in "%Y %Q"`},
 		{props("append_newline", "enabled"), `conf: append_newline "enabled": want on/off, true/false, yes/no or 1/0`},
 		{props("compression", "lz4"), `conf: compression "lz4": want one of none, gzip, zlib, zstd`},
+		{props("metrics_listen", "2021"), `conf: metrics_listen "2021": want HOST:PORT, e.g. 127.0.0.1:2021`},
+		{props("metrics_listen", "127.0.0.1:99999"), `conf: metrics_listen "127.0.0.1:99999": want HOST:PORT with a port from 0 to 65535`},
+		{props("metrics_summary_interval", "10ms"), `conf: metrics_summary_interval "10ms": want 0 (off) or at least 1s`},
+		{props("dead_letter_path", "dead.jsonl"), `conf: dead_letter_path "dead.jsonl": want an absolute file path, e.g. /var/log/fluent-bit/kinesis-dead-letter.jsonl`},
+		{props("dead_letter_max_bytes", "10K"), `conf: dead_letter_max_bytes "10K": want 1MiB to 1TiB`},
+		{props("dead_letter_keep", "5000"), `conf: dead_letter_keep "5000": want 0 to 1000`},
 		{props("shard_rate_limit", "fast"), `conf: shard_rate_limit "fast": want a number from 0 (off) to 100, e.g. 1.5`},
 		{props("shard_rate_limit", "-1"), `conf: shard_rate_limit "-1": want a number from 0 (off) to 100, e.g. 1.5`},
 		{props("aggregation", "2"), `conf: aggregation "2": want on/off, true/false, yes/no or 1/0`},
@@ -408,6 +417,11 @@ func TestEffective(t *testing.T) {
 		{"retry_ledger_max_chunks", "1024"},
 		{"retry_ledger_max_age", "1h"},
 		{"http_request_timeout", "10s"},
+		{"metrics_listen", ""},
+		{"metrics_summary_interval", "5m"},
+		{"dead_letter_path", ""},
+		{"dead_letter_max_bytes", "100MiB"},
+		{"dead_letter_keep", "3"},
 		{"plugin_log_level", "debug"},
 	}
 	if got := c.Effective(); !slices.Equal(got, want) {
@@ -512,7 +526,10 @@ func TestKeysDocs(t *testing.T) {
 		{Name: "shard_refresh_interval", Default: "1m"}, {Name: "shard_refresh_min_spacing", Default: "1s"},
 		{Name: "shard_rate_limit", Default: "1.5"}, {Name: "request_max_bytes", Default: "5MiB"}, {Name: "retry_budget", Default: "20s"},
 		{Name: "retry_ledger_max_chunks", Default: "1024"}, {Name: "retry_ledger_max_age", Default: "1h"},
-		{Name: "http_request_timeout", Default: "10s"}, {Name: "plugin_log_level", Default: "info"},
+		{Name: "http_request_timeout", Default: "10s"},
+		{Name: "metrics_listen", Default: ""}, {Name: "metrics_summary_interval", Default: "5m"},
+		{Name: "dead_letter_path", Default: ""}, {Name: "dead_letter_max_bytes", Default: "100MiB"},
+		{Name: "dead_letter_keep", Default: "3"}, {Name: "plugin_log_level", Default: "info"},
 	}
 	got := Keys()
 	if len(got) != len(want) {

@@ -247,6 +247,9 @@ func (s *Sender) send(ctx context.Context, w *work, batch []aggregation.Sealed, 
 	out, err := s.api.PutRecords(ctx, in)
 	st.Calls++
 	st.EntriesSent += len(batch)
+	for i := range batch {
+		st.BytesSent += batch[i].Size()
+	}
 	if err == nil && (out == nil || len(out.Records) != len(batch)) {
 		n := 0
 		if out != nil {
@@ -266,6 +269,9 @@ func (s *Sender) send(ctx context.Context, w *work, batch []aggregation.Sealed, 
 		}
 		actual := aws.ToString(e.ShardId)
 		s.o.Limiter.Accepted(actual)
+		if s.o.Shards != nil {
+			s.o.Shards.Accepted(actual, 1, int64(sd.Size()))
+		}
 		if sd.ShardID == "" || actual == sd.ShardID {
 			deliver(res, sd)
 			continue
@@ -340,6 +346,9 @@ func (s *Sender) entryFailed(w *work, sd *aggregation.Sealed, e *types.PutRecord
 	if kind == kinesisapi.Throttled {
 		st.Throttles++
 		s.o.Limiter.Throttled(sd.ShardID)
+		if s.o.Shards != nil {
+			s.o.Shards.Throttled(sd.ShardID, 1)
+		}
 	}
 	apiErr := &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient}
 	if kind == kinesisapi.Permanent {

@@ -89,6 +89,14 @@ type Options struct {
 	// Limiter paces Kinesis records per shard; nil sends without pacing. Share one Limiter between
 	// all Senders of a stream.
 	Limiter *Limiter
+	// Shards, when set, is told what each shard accepted and throttled (per-shard metrics).
+	Shards ShardObserver
+}
+
+// ShardObserver receives per-shard outcomes; *metrics.ShardCounters implements it.
+type ShardObserver interface {
+	Accepted(shard string, records, bytes int64)
+	Throttled(shard string, n int64)
 }
 
 // Sender delivers user records to one stream. It is safe for concurrent Deliver calls.
@@ -166,6 +174,7 @@ type Rejection struct {
 type Stats struct {
 	Calls         int // PutRecords requests sent
 	EntriesSent   int // Kinesis records in those requests
+	BytesSent     int // their data and partition keys, as Kinesis counts them
 	EntriesFailed int // entries answered with an ErrorCode
 	Throttles     int // throttled entries and requests
 	// Misroutes counts accepted entries that landed on another shard than the one they were
@@ -201,6 +210,7 @@ func (st *Stats) addError(code string) {
 func (st *Stats) Add(o Stats) {
 	st.Calls += o.Calls
 	st.EntriesSent += o.EntriesSent
+	st.BytesSent += o.BytesSent
 	st.EntriesFailed += o.EntriesFailed
 	st.Throttles += o.Throttles
 	st.Misroutes += o.Misroutes

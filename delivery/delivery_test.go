@@ -34,6 +34,9 @@ func TestPlainDelivery(t *testing.T) {
 		t.Fatalf("delivered %d undelivered %d", res.Delivered.Count(), res.Undelivered)
 	}
 	want := Stats{Calls: 3, EntriesSent: 1200, Rounds: 1}
+	for _, r := range recs {
+		want.BytesSent += len(r.Data) + len(r.PartitionKey)
+	}
 	if !equalStats(res.Stats, want) {
 		t.Errorf("Stats = %+v, want %+v", res.Stats, want)
 	}
@@ -354,6 +357,9 @@ func TestEntryFailuresRetried(t *testing.T) {
 	st := res.Stats
 	want := Stats{Calls: 3, EntriesSent: 30 + 20 + 1, EntriesFailed: 21, Throttles: 11, Retried: 21, Rounds: 3,
 		ErrorsByCode: map[string]int{"ProvisionedThroughputExceededException": 10, "InternalFailure": 10, "KMSThrottlingException": 1}}
+	for _, c := range f.calls {
+		want.BytesSent += c.bytes // every entry of every call, failed ones included
+	}
 	if !equalStats(st, want) {
 		t.Errorf("Stats = %+v\nwant    %+v", st, want)
 	}

@@ -152,6 +152,8 @@ type Rejection struct {
 	// Size is the rejected record's size in bytes: data plus partition key for a record too
 	// large, else the event's msgpack length.
 	Size int
+	// Start and End are the event's byte range in the chunk (its msgpack), for a dead-letter copy.
+	Start, End int
 }
 
 // MalformedError reports where and why decoding of a chunk stopped.
@@ -284,7 +286,7 @@ func (c *Converter) reject(src []byte, start int, b *Batch, reason string) (int,
 	if err != nil {
 		return 0, err
 	}
-	b.Rejected = append(b.Rejected, Rejection{Ref: b.Events, Reason: reason, Size: end - start})
+	b.Rejected = append(b.Rejected, Rejection{Ref: b.Events, Reason: reason, Size: end - start, Start: start, End: end})
 	return end, nil
 }
 
@@ -438,6 +440,8 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 			Ref:    b.Events,
 			Reason: fmt.Sprintf("record too large: %d bytes (data %d + key %d) > limit %d", total, s.dataLen, s.pkLen, c.maxBytes),
 			Size:   total,
+			Start:  start,
+			End:    end,
 		})
 		return end, nil
 	}
