@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kinesis-agg/kinesis_agg/delivery"
+	"github.com/kinesis-agg/kinesis_agg/metrics"
 )
 
 // Counters are an instance's cumulative totals, safe for concurrent use.
@@ -31,13 +32,40 @@ type Counters struct {
 	Retried        atomic.Int64
 	Paced          atomic.Int64
 	PossibleDups   atomic.Int64
+	SentBytes      atomic.Int64
+	DeadLettered   atomic.Int64
+	DeadLetterErrs atomic.Int64
 
 	mu           sync.Mutex
 	errorsByCode map[string]int64
+	rejected     map[string]int64 // by metrics reason
+}
+
+// reject counts one permanently rejected record under reason's class.
+func (c *Counters) reject(reason string) {
+	c.Rejected.Add(1)
+	c.mu.Lock()
+	if c.rejected == nil {
+		c.rejected = map[string]int64{}
+	}
+	c.rejected[metrics.ClassifyReason(reason)]++
+	c.mu.Unlock()
+}
+
+// RejectedByReason returns a copy of the rejection counts by reason class.
+func (c *Counters) RejectedByReason() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.rejected))
+	for k, v := range c.rejected {
+		out[k] = v
+	}
+	return out
 }
 
 func (c *Counters) addDelivery(s delivery.Stats) {
 	c.KinesisRecords.Add(int64(s.EntriesSent))
+	c.SentBytes.Add(int64(s.BytesSent))
 	c.Calls.Add(int64(s.Calls))
 	c.EntriesFailed.Add(int64(s.EntriesFailed))
 	c.Throttles.Add(int64(s.Throttles))
@@ -73,10 +101,11 @@ func (c *Counters) ErrorsByCode() map[string]int64 {
 func (c *Counters) Summary() string {
 	return fmt.Sprintf("flushes=%d ok=%d retry=%d error=%d events=%d delivered=%d rejected=%d malformed_chunks=%d "+
 		"random_keys=%d bad_hash_keys=%d ledger_skipped=%d undelivered=%d kinesis_records=%d calls=%d "+
-		"entries_failed=%d throttles=%d misroutes=%d rerouted=%d retried=%d paced=%d possible_duplicates=%d",
+		"entries_failed=%d throttles=%d misroutes=%d rerouted=%d retried=%d paced=%d possible_duplicates=%d "+
+		"sent_bytes=%d dead_lettered=%d dead_letter_errors=%d",
 		c.Flushes.Load(), c.FlushOK.Load(), c.FlushRetry.Load(), c.FlushError.Load(), c.Events.Load(),
 		c.Delivered.Load(), c.Rejected.Load(), c.Malformed.Load(), c.RandomKeys.Load(), c.BadHashKeys.Load(),
 		c.LedgerSkipped.Load(), c.Undelivered.Load(), c.KinesisRecords.Load(), c.Calls.Load(),
 		c.EntriesFailed.Load(), c.Throttles.Load(), c.Misroutes.Load(), c.Rerouted.Load(), c.Retried.Load(),
-		c.Paced.Load(), c.PossibleDups.Load())
+		c.Paced.Load(), c.PossibleDups.Load(), c.SentBytes.Load(), c.DeadLettered.Load(), c.DeadLetterErrs.Load())
 }

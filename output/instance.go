@@ -15,10 +15,12 @@ import (
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
 	"github.com/kinesis-agg/kinesis_agg/conf"
+	"github.com/kinesis-agg/kinesis_agg/deadletter"
 	"github.com/kinesis-agg/kinesis_agg/delivery"
 	"github.com/kinesis-agg/kinesis_agg/events"
 	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 	"github.com/kinesis-agg/kinesis_agg/ledger"
+	"github.com/kinesis-agg/kinesis_agg/metrics"
 	"github.com/kinesis-agg/kinesis_agg/topology"
 )
 
@@ -55,10 +57,16 @@ type Instance struct {
 	conv    *events.Converter
 	tracker *topology.Tracker
 	limiter *delivery.Limiter // nil when shard_rate_limit is 0
-	sender  *delivery.Sender
-	ledger  *ledger.Ledger
-	client  *kinesis.Client
-	batches sync.Pool // of *events.Batch
+	shards  *metrics.ShardCounters
+
+	dead        *deadletter.Writer // nil without dead_letter_path
+	metrics     *metrics.Server    // nil without metrics_listen
+	unregister  func()
+	summaryDone chan struct{} // closed when the summary goroutine ends; nil when there is none
+	sender      *delivery.Sender
+	ledger      *ledger.Ledger
+	client      *kinesis.Client
+	batches     sync.Pool // of *events.Batch
 
 	maxRecordBytes int
 
@@ -145,6 +153,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 			Logf:            func(format string, args ...any) { lg.Infof(format, args...) },
 		})
 	in.limiter = delivery.NewLimiter(cfg.ShardRateLimit, in.maxRecordBytes)
+	in.shards = &metrics.ShardCounters{}
 	in.sender = delivery.New(client, in.tracker, delivery.Options{
 		StreamName: cfg.StreamName,
 		StreamARN:  cfg.StreamARN,
@@ -157,12 +166,37 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		RequestMaxBytes: cfg.RequestMaxBytes,
 		RetryBudget:     cfg.RetryBudget,
 		Limiter:         in.limiter,
+		Shards:          in.shards,
 		Logf: func(level int, format string, args ...any) {
 			lg.Logf(deliveryLevel(level), format, args...)
 		},
 	})
 	in.ledger = ledger.New(cfg.RetryLedgerMaxChunks, cfg.RetryLedgerMaxAge)
 
+	if cfg.DeadLetterPath != "" {
+		var err error
+		if in.dead, err = deadletter.Open(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes, cfg.DeadLetterKeep); err != nil {
+			in.tracker.Close()
+			in.cancel()
+			return nil, fmt.Errorf("output: dead_letter_path: %w", err)
+		}
+	}
+	if cfg.MetricsListen != "" {
+		// A metrics port in use must not stop delivery: log it and carry on.
+		if srv, err := metrics.Serve(cfg.MetricsListen); err != nil {
+			lg.Errorf("metrics: %v; continuing without the metrics endpoint", err)
+		} else if in.unregister, err = srv.Register(name, in); err != nil {
+			srv.Release()
+			lg.Errorf("metrics: %v; continuing without the metrics endpoint", err)
+		} else {
+			in.metrics = srv
+			lg.Infof("metrics at %s", srv.URL())
+		}
+	}
+	if cfg.MetricsSummaryInterval > 0 {
+		in.summaryDone = make(chan struct{})
+		go in.summaries(cfg.MetricsSummaryInterval)
+	}
 	for _, w := range cfg.Warnings {
 		lg.Warnf("%s", w)
 	}
@@ -193,6 +227,20 @@ func formatSettings(s []conf.Setting) string {
 		b.WriteString(kv.Value)
 	}
 	return b.String()
+}
+
+// writeDeadLetters appends permanently rejected records to dead_letter_path. A failed write is
+// logged and counted; it does not hold up delivery.
+func (in *Instance) writeDeadLetters(tag string, entries []deadletter.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	if err := in.dead.Write(entries); err != nil {
+		in.Counters.DeadLetterErrs.Add(1)
+		in.log.Errorf("tag %s: writing %d rejected records to %s: %v", tag, len(entries), in.cfg.DeadLetterPath, err)
+		return
+	}
+	in.Counters.DeadLettered.Add(int64(len(entries)))
 }
 
 // streamRecordLimit asks the stream for its record limit (streams can be raised to 10 MiB).
@@ -241,44 +289,59 @@ func (in *Instance) flush(chunk []byte, tag string) Status {
 		in.batches.Put(b)
 	}()
 	in.conv.Convert(chunk, tag, b)
-	events := b.Events - b.Markers
-	in.Counters.Events.Add(int64(events))
-	if b.RandomKeys > 0 && in.cfg.PartitionKey != nil {
-		in.Counters.RandomKeys.Add(int64(b.RandomKeys))
-		in.log.Debugf("tag %s: %d records without a usable %s field got a random partition key",
-			tag, b.RandomKeys, in.cfg.PartitionKeyRaw)
-	}
-	if b.BadHashKeys > 0 {
-		in.Counters.BadHashKeys.Add(int64(b.BadHashKeys))
-		in.log.Warnf("tag %s: %d records carry an invalid %s value; they are routed by their partition key",
-			tag, b.BadHashKeys, in.cfg.ExplicitHashKeyRaw)
-	}
-	for _, r := range b.Rejected {
-		in.log.Errorf("tag %s: event %d rejected: %s", tag, r.Ref, r.Reason)
-	}
-	in.Counters.Rejected.Add(int64(len(b.Rejected)))
 
-	// A chunk Fluent Bit re-delivers after FLB_RETRY is byte-identical: skip what it delivered.
-	// Hashing costs ~1 ms per 2 MB, so only when the ledger holds anything at all.
-	var key ledger.Key
-	var haveKey bool
-	var already ledger.Set
-	records := b.Records
+	// A chunk Fluent Bit re-delivers after FLB_RETRY is byte-identical: the ledger says which of
+	// its events were done (delivered or rejected for good) and only the rest is sent. Hashing
+	// costs ~1 ms per 2 MB, so only when the ledger holds anything at all.
+	var (
+		key     ledger.Key
+		haveKey bool
+		done    ledger.Set
+		again   bool
+	)
 	if in.ledger.Len() > 0 {
 		key, haveKey = ledger.ChunkKey(in.name, tag, chunk), true
-		if prev, ok := in.ledger.Lookup(key); ok {
-			already = prev
-			kept := records[:0]
-			for _, r := range records {
-				if !prev.Has(r.Ref) {
-					kept = append(kept, r)
-				}
-			}
-			in.Counters.LedgerSkipped.Add(int64(len(records) - len(kept)))
-			in.log.Infof("tag %s: re-delivered chunk: %d records were delivered before, sending %d",
-				tag, len(records)-len(kept), len(kept))
-			records = kept
+		done, again = in.ledger.Lookup(key)
+	}
+	if !again {
+		in.Counters.Events.Add(int64(b.Events - b.Markers))
+		if b.RandomKeys > 0 && in.cfg.PartitionKey != nil {
+			in.Counters.RandomKeys.Add(int64(b.RandomKeys))
+			in.log.Debugf("tag %s: %d records without a usable %s field got a random partition key",
+				tag, b.RandomKeys, in.cfg.PartitionKeyRaw)
 		}
+		if b.BadHashKeys > 0 {
+			in.Counters.BadHashKeys.Add(int64(b.BadHashKeys))
+			in.log.Warnf("tag %s: %d records carry an invalid %s value; they are routed by their partition key",
+				tag, b.BadHashKeys, in.cfg.ExplicitHashKeyRaw)
+		}
+	}
+	var dead []deadletter.Entry
+	rejected := b.Rejected[:0:0]
+	for _, r := range b.Rejected {
+		if done.Has(r.Ref) {
+			continue // logged and dead-lettered on the first delivery
+		}
+		rejected = append(rejected, r)
+		in.log.Errorf("tag %s: event %d rejected: %s", tag, r.Ref, r.Reason)
+		in.Counters.reject(r.Reason)
+		if in.dead != nil {
+			dead = append(dead, deadletter.Entry{Time: time.Now(), Tag: tag, Reason: r.Reason, Size: r.Size,
+				Record: chunk[r.Start:r.End]})
+		}
+	}
+	records := b.Records
+	if again {
+		kept := records[:0]
+		for _, r := range records {
+			if !done.Has(r.Ref) {
+				kept = append(kept, r)
+			}
+		}
+		in.Counters.LedgerSkipped.Add(int64(len(records) - len(kept)))
+		in.log.Infof("tag %s: re-delivered chunk: %d records were delivered before, sending %d",
+			tag, len(records)-len(kept), len(kept))
+		records = kept
 	}
 
 	res := in.sender.Deliver(in.ctx, records)
@@ -286,26 +349,37 @@ func (in *Instance) flush(chunk []byte, tag string) Status {
 	in.Counters.Delivered.Add(int64(res.Delivered.Count()))
 	for _, r := range res.Rejected {
 		in.log.Errorf("tag %s: event %d rejected: %s", tag, records[r.Index].Ref, r.Reason)
+		in.Counters.reject(r.Reason)
+		if in.dead != nil {
+			dead = append(dead, deadletter.Entry{Time: time.Now(), Tag: tag, Reason: r.Reason,
+				Size: len(records[r.Index].Data), Record: records[r.Index].Data})
+		}
 	}
-	in.Counters.Rejected.Add(int64(len(res.Rejected)))
+	in.writeDeadLetters(tag, dead)
 
 	if res.Undelivered > 0 {
 		in.Counters.Undelivered.Add(int64(res.Undelivered))
-		delivered := already.Clone()
+		next := done.Clone()
 		for i, r := range records {
 			if res.Delivered.Has(i) {
-				delivered.Add(r.Ref)
+				next.Add(r.Ref)
 			}
+		}
+		for _, r := range res.Rejected {
+			next.Add(records[r.Index].Ref)
+		}
+		for _, r := range rejected {
+			next.Add(r.Ref)
 		}
 		if !haveKey {
 			key = ledger.ChunkKey(in.name, tag, chunk)
 		}
-		in.ledger.Remember(key, delivered)
-		in.log.Warnf("tag %s: %d of %d records undelivered, Fluent Bit will retry the chunk (%d delivered so far): %v",
-			tag, res.Undelivered, len(b.Records), delivered.Count(), res.Err)
+		in.ledger.Remember(key, next)
+		in.log.Warnf("tag %s: %d of %d records undelivered, Fluent Bit will retry the chunk (%d done so far): %v",
+			tag, res.Undelivered, len(b.Records), next.Count(), res.Err)
 		return Retry
 	}
-	if haveKey && already.Len() > 0 {
+	if again {
 		in.ledger.Forget(key)
 	}
 	if b.Malformed != nil {
@@ -325,6 +399,18 @@ func (in *Instance) Close() {
 		in.running.Lock() // waits for flushes in flight, which stop retrying once cancelled
 		in.running.Unlock()
 		in.tracker.Close()
+		if in.summaryDone != nil {
+			<-in.summaryDone
+		}
+		if in.metrics != nil {
+			in.unregister()
+			in.metrics.Release()
+		}
+		if in.dead != nil {
+			if err := in.dead.Close(); err != nil {
+				in.log.Errorf("closing %s: %v", in.cfg.DeadLetterPath, err)
+			}
+		}
 		// Keep-alive connections each hold two goroutines; nothing may outlive the instance.
 		if hc, ok := in.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
 			hc.CloseIdleConnections()

@@ -180,6 +180,7 @@ struct host {
     int retry_limit; /* -1 = no limit */
     int retry_delay_ms;
     int pace_ms; /* pause of each worker after each flush, like Fluent Bit's Flush interval */
+    int linger_ms; /* wait after the last flush before shutting down */
     int flush_instance; /* -1 = all */
     long exit_after_ms; /* -1 = off */
     long coro_stack_kb; /* 0 = call on the worker's own stack */
@@ -526,6 +527,8 @@ static void usage(FILE *f)
         "  --retry-limit N        retries after FLB_RETRY: N >= 0 means N re-deliveries of\n"
         "                         the byte-identical buffer (0 = no_retries), -1 = no limit\n"
         "                         (default 1, Fluent Bit's default)\n"
+        "  --linger-ms N          after the last flush, wait N ms before the shutdown (to\n"
+        "                         scrape a plugin's metrics endpoint, say)\n"
         "  --pace-ms N            each worker pauses N ms after each flush, as Fluent Bit\n"
         "                         flushes every Flush seconds (default 0)\n"
         "  --retry-delay-ms N     wait before a re-delivery (default 200); the chunk is\n"
@@ -762,6 +765,9 @@ static int parse_args(struct host *h, int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--retry-delay-ms", &m)) || m) {
             if (!v || parse_long(v, 0, 3600000, &n) != 0) goto bad;
             h->retry_delay_ms = (int)n;
+        } else if ((v = opt_value(argc, argv, &i, "--linger-ms", &m)) || m) {
+            if (!v || parse_long(v, 0, 3600000, &n) != 0) goto bad;
+            h->linger_ms = (int)n;
         } else if ((v = opt_value(argc, argv, &i, "--pace-ms", &m)) || m) {
             if (!v || parse_long(v, 0, 3600000, &n) != 0) goto bad;
             h->pace_ms = (int)n;
@@ -1323,6 +1329,13 @@ int main(int argc, char **argv)
     } else {
         for (int i = 0; i < h->threads; i++) pthread_join(workers[i].thread, NULL);
         joined = 1;
+        if (h->linger_ms > 0) {
+            struct sb b;
+            sb_begin(h, &b, "linger");
+            sb_printf(&b, ",\"ms\":%d", h->linger_ms);
+            sb_emit(h, &b);
+            usleep((useconds_t)h->linger_ms * 1000);
+        }
     }
 
     /* shutdown: PreExit + ExitCtx (or Exit) per instance, possibly while flushes run */
