@@ -29,13 +29,14 @@ package deadletter
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	jsoniter "github.com/json-iterator/go"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,15 +93,18 @@ type line struct {
 	RecordBase64 []byte  `json:"record_base64,omitempty"`
 }
 
+// lineJSON encodes dead-letter lines like encoding/json (base64 for []byte, a newline after each
+// value) without HTML escaping, so records read back as they were.
+var lineJSON = jsoniter.Config{EscapeHTML: false, SortMapKeys: true, ValidateJsonRawMessage: true}.Froze()
+
 // appendEntries appends one JSON line per entry to buf and returns it with the end offset of
 // each line.
 func appendEntries(buf *bytes.Buffer, entries []Entry, now time.Time) ([]int, error) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
+	enc := lineJSON.NewEncoder(buf)
 	ends := make([]int, 0, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		l := line{Tag: e.Tag, Reason: e.Reason, Size: e.Size}
+		l := line{Tag: strings.ToValidUTF8(e.Tag, "\uFFFD"), Reason: strings.ToValidUTF8(e.Reason, "\uFFFD"), Size: e.Size}
 		t := e.Time
 		if t.IsZero() {
 			t = now
