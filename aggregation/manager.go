@@ -148,7 +148,13 @@ func (m *Manager) Add(r *UserRecord) error {
 		return m.addPlain(r, topology.Shard{})
 	}
 	if r.Steerable && m.steering != nil {
-		steered := m.steer(r)
+		return m.addSteered(r)
+	}
+	if r.Steerable && r.Hash == (hashkey.Key{}) {
+		// Producers may leave the hash of a random key out when a Manager steers; this one
+		// does not, so route by the key's real hash (the one KCL will compute).
+		steered := *r
+		steered.Hash = hashkey.FromPartitionKey(r.PartitionKey)
 		r = &steered
 	}
 	i := m.sm.LookupIndex(r.Hash)
@@ -168,15 +174,48 @@ func (m *Manager) Add(r *UserRecord) error {
 	return m.addPlain(r, m.sm.Shards()[i])
 }
 
-// steer returns r placed on the steering target: the current one while its aggregate has room,
-// else the shard with the most headroom.
-func (m *Manager) steer(r *UserRecord) UserRecord {
-	t := m.target
-	if t < 0 || m.full(t, r) {
-		t = m.pickTarget()
-		m.target = t
+// addSteered places r on the steering target: the current one while its aggregate takes r, else
+// (after sealing the full one) the shard with the most headroom.
+func (m *Manager) addSteered(r *UserRecord) error {
+	if m.target < 0 {
+		m.target = m.pickTarget()
 	}
+	t := m.target
+	if m.plain {
+		if m.assigned[t] >= m.limits.aggregateLimit() {
+			t = m.pickTarget()
+			m.target = t
+		}
+		steered := m.steerTo(r, t)
+		m.assigned[t] += len(r.Data)
+		return m.addPlain(&steered, m.sm.Shards()[t])
+	}
+	steered := m.steerTo(r, t)
+	if m.aggs[t].Add(&steered) {
+		m.assigned[t] += len(r.Data)
+		return nil
+	}
+	if m.aggs[t].Len() > 0 {
+		m.seal(t)
+	}
+	t = m.pickTarget()
+	m.target = t
+	steered = m.steerTo(r, t)
 	m.assigned[t] += len(r.Data)
+	if m.aggs[t].Add(&steered) {
+		return nil
+	}
+	if m.aggs[t].Len() > 0 {
+		m.seal(t)
+		if m.aggs[t].Add(&steered) {
+			return nil
+		}
+	}
+	return m.addPlain(&steered, m.sm.Shards()[t])
+}
+
+// steerTo returns r with shard t's starting hash key as its explicit hash key.
+func (m *Manager) steerTo(r *UserRecord, t int) UserRecord {
 	if m.starts[t] == "" {
 		m.starts[t] = m.sm.Shards()[t].Range.Start.String()
 	}
@@ -184,15 +223,6 @@ func (m *Manager) steer(r *UserRecord) UserRecord {
 	out.Hash = m.sm.Shards()[t].Range.Start
 	out.ExplicitHashKey = m.starts[t]
 	return out
-}
-
-// full reports whether shard i's aggregate would have to be sealed to take r.
-func (m *Manager) full(i int, r *UserRecord) bool {
-	if m.plain {
-		return m.assigned[i] >= m.limits.aggregateLimit()
-	}
-	a := m.aggs[i]
-	return (a.maxRecords > 0 && a.Len() >= a.maxRecords) || a.SizeWith(r) > a.limit
 }
 
 func (m *Manager) pickTarget() int {

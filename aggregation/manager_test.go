@@ -397,3 +397,32 @@ func TestManagerSteering(t *testing.T) {
 		})
 	}
 }
+
+// A producer may leave the hash of a random key unset for a steering Manager; a Manager without
+// steering computes it, so KCL (which hashes the key) still finds every record in range.
+func TestManagerSteerableWithoutSteering(t *testing.T) {
+	sm := evenMap(t, 4)
+	m := NewManager(Limits{})
+	m.Reset(sm)
+	for i := 0; i < 50; i++ {
+		r := UserRecord{PartitionKey: fmt.Sprintf("rnd-%d", i), Data: []byte("x"), Ref: i, Steerable: true}
+		if err := m.Add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for _, s := range m.Seal() {
+		if !s.Aggregated {
+			n++
+			continue
+		}
+		res := Deaggregate(s.PartitionKey, s.Data, &s.Range)
+		if res.Outcome != Deaggregated || len(res.Records) != len(s.Members) {
+			t.Fatalf("KCL would drop the aggregate for %s: %v", s.ShardID, res.Outcome)
+		}
+		n += len(res.Records)
+	}
+	if n != 50 {
+		t.Fatalf("%d of 50 records sealed", n)
+	}
+}

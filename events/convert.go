@@ -44,6 +44,10 @@ type Options struct {
 	// MaxRecordBytes bounds len(Data after compression) + len(PartitionKey); 0 means
 	// DefaultMaxRecordBytes.
 	MaxRecordBytes int
+	// SteerRandomKeys leaves the hash of a random partition key unset (zero): the records are
+	// Steerable, and an aggregation.Manager with Steering places them without it (saving an MD5
+	// per record); one without Steering computes it.
+	SteerRandomKeys bool
 }
 
 // Converter turns chunks into user records. It is immutable and safe for concurrent use; all
@@ -58,6 +62,7 @@ type Converter struct {
 	comp        compression
 	newline     bool
 	maxBytes    int
+	steer       bool
 }
 
 // NewConverter validates o and returns a Converter.
@@ -68,6 +73,7 @@ func NewConverter(o Options) (*Converter, error) {
 		logKey:   clonePath(o.LogKey),
 		newline:  o.AppendNewline,
 		maxBytes: o.MaxRecordBytes,
+		steer:    o.SteerRandomKeys,
 	}
 	var err error
 	if c.comp, err = parseCompression(o.Compression); err != nil {
@@ -463,6 +469,7 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 	}
 	switch {
 	case hasEHK:
+	case random && c.steer: // placed by the router, which needs no hash
 	case random: // unique: not worth caching
 		hash = hashkey.FromBytes(md5.Sum(b.arena[s.pk : s.pk+s.pkLen]))
 	default:

@@ -135,6 +135,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		ReplaceDots:     cfg.ReplaceDots,
 		Compression:     cfg.Compression,
 		MaxRecordBytes:  in.maxRecordBytes,
+		SteerRandomKeys: true, // delivery's Manager steers records without shard affinity
 	})
 	if err != nil {
 		in.cancel()
