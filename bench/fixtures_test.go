@@ -334,6 +334,19 @@ func sdkClient(hc aws.HTTPClient) *kinesis.Client {
 	return kinesis.New(c.Options(), func(o *kinesis.Options) { o.HTTPClient = hc })
 }
 
+// sdkSerializerClient is sdkClient with the SDK's own PutRecords serializer instead of the
+// product's (kinesisapi.WithFastPutRecords): the baseline the product's serializer is held to.
+func sdkSerializerClient(hc aws.HTTPClient) *kinesis.Client {
+	c, err := kinesisapi.NewClient(context.Background(), kinesisapi.Config{Region: fakekinesis.Region, Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		panic(fmt.Sprintf("bench: kinesisapi.NewClient: %v", err))
+	}
+	o := c.Options()
+	o.APIOptions = nil // drops the serializer swap kinesisapi.NewClient installs
+	o.HTTPClient = hc
+	return kinesis.New(o)
+}
+
 // cpuNanos returns the process's user+system CPU time.
 func cpuNanos() int64 {
 	var ru syscall.Rusage

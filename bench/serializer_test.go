@@ -1,8 +1,8 @@
 package bench
 
-// A prototype, measured here so that its gain is known before it goes into the product: a
-// PutRecords serializer that replaces the SDK's (the "OperationSerializer" middleware) for that one
-// operation. The SDK's serializer grows its buffer by appending (copying the request body ~2×
+// The product's PutRecords serializer (kinesisapi.WithFastPutRecords) against the SDK's own: the
+// same documents, a valid signature, and what it saves. It replaces the SDK's serializer (the
+// "OperationSerializer" middleware) for that one operation. The SDK's serializer grows its buffer by appending (copying the request body ~2×
 // and zeroing it), copies it once more in Bytes(), and the signer then reads the whole body
 // again for the SigV4 payload hash. This one sizes the body once, base64-encodes straight into it
 // and hashes each 64 KiB block while it is still in cache, then hands the hash to the signer
@@ -13,213 +13,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
 	"github.com/kinesis-agg/kinesis_agg/internal/fakekinesis"
 )
 
-// fastPutRecords is the serializer middleware. Safe for concurrent use.
-type fastPutRecords struct {
-	bufs sync.Pool // of *putBody
-}
-
-type putBody struct {
-	b []byte
-	h hash.Hash
-}
-
-// ID replaces the SDK's serializer of the same id.
-func (*fastPutRecords) ID() string { return "OperationSerializer" }
-
-// HandleSerialize writes the PutRecords body and its SHA-256, then runs the rest of the stack
-// (which sends the request and reads the answer) before the buffer is reused.
-func (m *fastPutRecords) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (
-	middleware.SerializeOutput, middleware.Metadata, error,
-) {
-	req, ok := in.Request.(*smithyhttp.Request)
-	if !ok {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("unexpected transport type %T", in.Request)
-	}
-	input, ok := in.Parameters.(*kinesis.PutRecordsInput)
-	if !ok {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("fastPutRecords: input %T is not PutRecords", in.Parameters)
-	}
-	pb, _ := m.bufs.Get().(*putBody)
-	if pb == nil {
-		pb = &putBody{h: sha256.New()}
-	}
-	defer m.bufs.Put(pb)
-
-	req.Method = http.MethodPost
-	if req.URL.Path == "" {
-		req.URL.Path = "/"
-	}
-	req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	var sum [sha256.Size]byte
-	pb.b = appendPutRecordsBody(pb.b[:0], pb.h, input, sum[:0])
-	body, digest := pb.b[:len(pb.b)-sha256.Size], pb.b[len(pb.b)-sha256.Size:]
-	sreq, err := req.SetStream(bytes.NewReader(body))
-	if err != nil {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("fastPutRecords: set stream: %w", err)
-	}
-	*req = *sreq
-	ctx = v4.SetPayloadHash(ctx, hex.EncodeToString(digest))
-	return next.HandleSerialize(ctx, in)
-}
-
-// withFastPutRecords installs m for PutRecords only, as a client option (every operation's
-// stack gets the APIOptions; the others are left alone).
-func withFastPutRecords(m *fastPutRecords) func(*kinesis.Options) {
-	return func(o *kinesis.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			if s.ID() != "PutRecords" {
-				return nil
-			}
-			_, err := s.Serialize.Swap("OperationSerializer", m)
-			return err
-		})
-	}
-}
-
-// withFastSerializer is the per-call option that installs m.
-func withFastSerializer(m *fastPutRecords) func(*kinesis.Options) {
-	return func(o *kinesis.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			_, err := s.Serialize.Swap("OperationSerializer", m)
-			return err
-		})
-	}
-}
-
-// hashBlock is the input bytes base64-encoded and hashed per step: 64 KiB of output, which stays
-// in L2 between the encoder and the hash.
-const hashBlock = 48 << 10
-
-// appendPutRecordsBody appends the JSON body (as the SDK lays it out) and then its SHA-256.
-func appendPutRecordsBody(b []byte, h hash.Hash, in *kinesis.PutRecordsInput, _ []byte) []byte {
-	size := len(`{"Records":[],"StreamARN":"","StreamName":""}`) + len(deref(in.StreamARN)) + len(deref(in.StreamName))
-	for i := range in.Records {
-		e := &in.Records[i]
-		size += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) + base64.StdEncoding.EncodedLen(len(e.Data)) +
-			len(deref(e.ExplicitHashKey)) + len(deref(e.PartitionKey)) + 8
-	}
-	if cap(b) < size+sha256.Size {
-		b = make([]byte, 0, size+sha256.Size)
-	}
-	h.Reset()
-	hashed := 0
-	flush := func() {
-		h.Write(b[hashed:])
-		hashed = len(b)
-	}
-	b = append(b, `{"Records":[`...)
-	for i := range in.Records {
-		e := &in.Records[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"Data":"`...)
-		for off := 0; off < len(e.Data); off += hashBlock {
-			chunk := e.Data[off:min(off+hashBlock, len(e.Data))]
-			n := len(b)
-			b = b[:n+base64.StdEncoding.EncodedLen(len(chunk))]
-			base64.StdEncoding.Encode(b[n:], chunk)
-			flush()
-		}
-		b = append(b, '"')
-		if e.ExplicitHashKey != nil {
-			b = append(b, `,"ExplicitHashKey":`...)
-			b = appendJSONString(b, *e.ExplicitHashKey)
-		}
-		if e.PartitionKey != nil {
-			b = append(b, `,"PartitionKey":`...)
-			b = appendJSONString(b, *e.PartitionKey)
-		}
-		b = append(b, '}')
-	}
-	b = append(b, ']')
-	if in.StreamARN != nil {
-		b = append(b, `,"StreamARN":`...)
-		b = appendJSONString(b, *in.StreamARN)
-	}
-	if in.StreamName != nil {
-		b = append(b, `,"StreamName":`...)
-		b = appendJSONString(b, *in.StreamName)
-	}
-	b = append(b, '}')
-	flush()
-	return h.Sum(b)
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as JSON: '"', '\\' and control characters escaped, invalid UTF-8 as
-// U+FFFD, everything else as is.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+const hashBlock = 48 << 10 // kinesisapi's block size: the awkward-key test crosses it
 
 // TestFastSerializerMatchesSDK checks that the prototype sends what the SDK sends (same JSON
 // document, headers, and a payload hash that is the body's SHA-256) on every request of the
@@ -232,15 +42,14 @@ func TestFastSerializerMatchesSDK(t *testing.T) {
 		{Data: bytes.Repeat([]byte{7}, hashBlock+1), PartitionKey: ptr("bad utf-8 \xff\xfe")},
 	}
 	requests := append(append([][]types.PutRecordsRequestEntry(nil), p.requests...), extra)
-	fast := &fastPutRecords{}
 	for i, e := range requests {
 		sdkRec, fastRec := &headerClient{}, &headerClient{}
 		fastRec.answer, sdkRec.answer = cannedAnswer(len(e)), cannedAnswer(len(e))
 		ctx := context.Background()
-		if _, err := sdkClient(sdkRec).PutRecords(ctx, putInput(e)); err != nil {
+		if _, err := sdkSerializerClient(sdkRec).PutRecords(ctx, putInput(e)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sdkClient(fastRec).PutRecords(ctx, putInput(e), withFastSerializer(fast)); err != nil {
+		if _, err := sdkClient(fastRec).PutRecords(ctx, putInput(e)); err != nil {
 			t.Fatal(err)
 		}
 		var a, b any
@@ -332,14 +141,14 @@ func BenchmarkPutRecordsSerializer(b *testing.B) {
 			calls = append(calls, call{batch, cannedAnswer(len(batch))})
 		}
 	}
-	for _, impl := range []string{"sdk", "prototype"} {
+	for _, impl := range []string{"sdk", "product"} {
 		b.Run(impl, func(b *testing.B) {
 			rec := &recordingClient{discard: true}
 			client := sdkClient(rec)
-			var opts []func(*kinesis.Options)
-			if impl == "prototype" {
-				opts = append(opts, withFastSerializer(&fastPutRecords{}))
+			if impl == "sdk" {
+				client = sdkSerializerClient(rec)
 			}
+			var opts []func(*kinesis.Options)
 			var e []types.PutRecordsRequestEntry
 			ctx := context.Background()
 			m := startMeter(b, p.records)
@@ -364,12 +173,4 @@ func BenchmarkPutRecordsSerializer(b *testing.B) {
 		}
 		m.stop()
 	})
-}
-
-// BenchmarkFlushPrototypeSerializer is BenchmarkFlush with the prototype serializer in the
-// instance's client: the whole-flush gain it would bring.
-func BenchmarkFlushPrototypeSerializer(b *testing.B) {
-	for _, v := range []variant{varJSONPK, varNoAggPK} {
-		b.Run(v.name, func(b *testing.B) { benchFlush(b, v, withFastPutRecords(&fastPutRecords{})) })
-	}
 }

@@ -55,7 +55,7 @@ func TestBenchTable(t *testing.T) {
 		len(generated()), newPipeline(t, varJSONPK).records/len(generated()), benchShards)
 	type summary struct {
 		v                 variant
-		flush, proto      float64
+		flush             float64
 		fake              float64
 		stages, floor     float64
 		fill, kinesisRecs float64
@@ -66,17 +66,14 @@ func TestBenchTable(t *testing.T) {
 		rows := []stageResult{
 			measure("convert (events)", func(b *testing.B) { benchConvert(b, p) }),
 			measure("route+aggregate+seal (aggregation.Manager)", func(b *testing.B) { benchAggregate(b, p) }),
-			measure("PutRecords build+serialize+sign (SDK, canned answer)", func(b *testing.B) { benchPutRecords(b, p) }),
+			measure("PutRecords build+serialize+sign (kinesisapi client, canned answer)", func(b *testing.B) { benchPutRecords(b, p) }),
 		}
 		stages := 0.0
 		for _, r := range rows {
 			stages += r.cpu
 		}
 		flush := measure("whole flush (output.Instance.Flush, fakekinesis on loopback)", func(b *testing.B) { benchFlush(b, v) })
-		proto := measure("whole flush with the prototype PutRecords serializer (serializer_test.go)", func(b *testing.B) {
-			benchFlush(b, v, withFastPutRecords(&fastPutRecords{}))
-		})
-		rows = append(rows, flush, proto)
+		rows = append(rows, flush)
 		var floors []stageResult
 		for _, part := range floorParts {
 			f := floorFunc(p, part)
@@ -97,16 +94,16 @@ func TestBenchTable(t *testing.T) {
 			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.3f | %.0f |\n", r.name, r.ns, r.cpu, r.allocs, r.bytes)
 		}
 		fmt.Fprintln(w)
-		sums = append(sums, summary{v: v, flush: flush.cpu, proto: proto.cpu, fake: flush.extra["fake-ns/record"], stages: stages,
+		sums = append(sums, summary{v: v, flush: flush.cpu, fake: flush.extra["fake-ns/record"], stages: stages,
 			floor: floors[len(floors)-1].cpu, fill: flush.extra["fill"], kinesisRecs: flush.extra["kinesis-records/record"]})
 	}
 	fmt.Fprintln(w, "### Whole flush against the floor (cpu-ns per user record)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| configuration | stages summed | whole flush | flush / floor | with prototype serializer | prototype / floor | floor | target (1.5 × floor) | fake endpoint share (wall ns) | aggregate fill | Kinesis records per user record |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| configuration | stages summed | whole flush | flush / floor | floor | target (1.5 × floor) | fake endpoint share (wall ns) | aggregate fill | Kinesis records per user record |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, s := range sums {
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f× | %.0f | %.2f× | %.0f | %.0f | %.0f | %.2f | %.4f |\n",
-			s.v.name, s.stages, s.flush, s.flush/s.floor, s.proto, s.proto/s.floor, s.floor, 1.5*s.floor, s.fake, s.fill, s.kinesisRecs)
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f× | %.0f | %.0f | %.0f | %.2f | %.4f |\n",
+			s.v.name, s.stages, s.flush, s.flush/s.floor, s.floor, 1.5*s.floor, s.fake, s.fill, s.kinesisRecs)
 	}
 	fmt.Fprintln(w)
 }

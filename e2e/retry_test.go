@@ -33,11 +33,20 @@ func TestFluentBitRetryNoDuplicates(t *testing.T) {
 			n := 12_000
 			chunks := chunkgen.Generate(chunkgen.Options{Records: n, Seed: 3, ChunkBytes: 1_000_000})
 			tc.fault(e.proxy, true)
-			// Fix the faults once the first attempts have run out of their budget.
-			wait := startAfter(1500*time.Millisecond, func() { tc.fault(e.proxy, false) })
+			// Fix the faults once a flush has met them for longer than its retry budget, so that
+			// at least one answered FLB_RETRY however slow the machine is.
+			wait := startAfter(0, func() {
+				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					if st := e.proxy.Stats(); st.EntriesFailed()+st.ServiceUnavailable503+st.InternalFailure500 > 0 {
+						break
+					}
+				}
+				time.Sleep(1200 * time.Millisecond) // > retry_budget (400ms) plus the backoff in flight
+				tc.fault(e.proxy, false)
+			})
 			run := runHost(t, e.ctx, hostArgs(e.props("partition_key=$kubernetes['pod_name']", "retry_budget=400ms"),
 				append(writeChunks(t, chunks, "kube.shop"), "--threads", "2", "--retry-limit", "-1",
-					"--retry-delay-ms", "1500")...)...)
+					"--retry-delay-ms", "2500")...)...)
 			wait()
 			if run.ExitCode != 0 || run.Summary.DroppedChunks != 0 {
 				t.Fatalf("host exit %d, dropped %d\n%s", run.ExitCode, run.Summary.DroppedChunks, tail(run.Stderr, 20))

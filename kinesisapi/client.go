@@ -127,7 +127,7 @@ func NewClient(ctx context.Context, c Config) (*kinesis.Client, error) {
 		// RetryMaxAttempts must stay 0, or the SDK wraps the retryer again (AWS_MAX_ATTEMPTS).
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
-	})
+	}, WithFastPutRecords())
 	return client, nil
 }
 
