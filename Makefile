@@ -49,8 +49,15 @@ test: deps lint
 demo: deps plugin
 	$(GO) run ./cmd/kinesis-agg-demo --plugin $(PLUGIN) $(DEMOFLAGS)
 
+# Go benchmarks of every package, then the tables the README's performance section shows: each
+# stage, the floor (work no implementation can skip), the whole flush in-process, and the built .so
+# driven by the C host against a fast local fake Kinesis endpoint.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	@mkdir -p $(BUILD)
+	$(GO) test ./bench -count=1 -timeout 30m -run 'TestBenchTable|TestPluginBenchmark' -v \
+		-bench-table -plugin-bench -bench-out=$(BUILD)/bench.md
+	@echo "tables written to $(BUILD)/bench.md"
 
 docker:
 	docker build -t $(IMAGE) .

@@ -23,6 +23,7 @@ import (
 	"github.com/kinesis-agg/kinesis_agg/internal/chunkgen"
 	"github.com/kinesis-agg/kinesis_agg/internal/fakekinesis"
 	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
+	"github.com/kinesis-agg/kinesis_agg/output"
 )
 
 // Workload shape, as in the issue: ~2 MB chunks of ~6,000 Kubernetes-style records of ~330 bytes
@@ -115,18 +116,7 @@ func (v variant) hostProps(endpoint string) []string {
 // converter builds the events.Converter the plugin builds for cfg (output.New does the same).
 func converter(tb testing.TB, cfg *conf.Config) *events.Converter {
 	tb.Helper()
-	c, err := events.NewConverter(events.Options{
-		PartitionKey:    cfg.PartitionKey,
-		ExplicitHashKey: cfg.ExplicitHashKey,
-		LogKey:          cfg.LogKey,
-		DataKeys:        cfg.DataKeys,
-		TimeKey:         cfg.TimeKey,
-		TimeFormat:      cfg.TimeFormat,
-		AppendNewline:   cfg.AppendNewline,
-		ReplaceDots:     cfg.ReplaceDots,
-		Compression:     cfg.Compression,
-		MaxRecordBytes:  fakekinesis.DefaultMaxRecordSizeKiB << 10,
-	})
+	c, err := events.NewConverter(output.ConverterOptions(cfg, fakekinesis.DefaultMaxRecordSizeKiB<<10))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/kinesis-agg/kinesis_agg/output"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,20 +141,10 @@ func TestPluginBenchmark(t *testing.T) {
 	fmt.Fprintln(w)
 }
 
-var counterRe = regexp.MustCompile(`(\w+)=(\d+)`)
-
 // exitCounters parses the plugin's "stopped:" line for instance 0.
 func exitCounters(stderr string) map[string]int64 {
-	const marker = "[output:kinesis_agg:kinesis_agg.0] stopped: "
-	out := map[string]int64{}
-	for _, line := range strings.Split(stderr, "\n") {
-		if i := strings.Index(line, marker); i >= 0 {
-			for _, m := range counterRe.FindAllStringSubmatch(line[i+len(marker):], -1) {
-				out[m[1]], _ = strconv.ParseInt(m[2], 10, 64)
-			}
-		}
-	}
-	return out
+	values, _ := output.ParseSummary(stderr, "kinesis_agg.0")
+	return values
 }
 
 func tail(s string, lines int) string {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/kinesis-agg/kinesis_agg/internal/flbhost"
 	"github.com/kinesis-agg/kinesis_agg/internal/kclreader"
 	"github.com/kinesis-agg/kinesis_agg/internal/kinesalite"
+	"github.com/kinesis-agg/kinesis_agg/output"
 )
 
 var soak = flag.Bool("soak", false, "run the long soak variants")
@@ -162,18 +162,15 @@ var kvRe = regexp.MustCompile(`(\w+)=(\d+)`)
 // exitSummary parses the plugin's "stopped:" line for instance i.
 func exitSummary(t *testing.T, stderr string, instance int) map[string]int {
 	t.Helper()
-	marker := fmt.Sprintf("[output:kinesis_agg:kinesis_agg.%d] stopped: ", instance)
-	for _, line := range strings.Split(stderr, "\n") {
-		if i := strings.Index(line, marker); i >= 0 {
-			out := map[string]int{}
-			for _, m := range kvRe.FindAllStringSubmatch(line[i+len(marker):], -1) {
-				out[m[1]], _ = strconv.Atoi(m[2])
-			}
-			return out
-		}
+	values, ok := output.ParseSummary(stderr, fmt.Sprintf("kinesis_agg.%d", instance))
+	if !ok {
+		t.Fatalf("no exit summary for instance %d in stderr:\n%s", instance, tail(stderr, 30))
 	}
-	t.Fatalf("no exit summary for instance %d in stderr:\n%s", instance, tail(stderr, 30))
-	return nil
+	out := make(map[string]int, len(values))
+	for k, v := range values {
+		out[k] = int(v)
+	}
+	return out
 }
 
 var idRe = regexp.MustCompile(`(id-\d{9})`)

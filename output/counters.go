@@ -2,6 +2,8 @@ package output
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -108,4 +110,28 @@ func (c *Counters) Summary() string {
 		c.LedgerSkipped.Load(), c.Undelivered.Load(), c.KinesisRecords.Load(), c.Calls.Load(),
 		c.EntriesFailed.Load(), c.Throttles.Load(), c.Misroutes.Load(), c.Rerouted.Load(), c.Retried.Load(),
 		c.Paced.Load(), c.PossibleDups.Load(), c.SentBytes.Load(), c.DeadLettered.Load(), c.DeadLetterErrs.Load())
+}
+
+// SummaryMarker precedes Summary in the line an instance logs when it stops.
+const SummaryMarker = "] stopped: "
+
+// ParseSummary reads the key=value pairs of the "stopped:" line of instance name (e.g.
+// "kinesis_agg.0") in a plugin log; ok is false when there is no such line.
+func ParseSummary(log, name string) (values map[string]int64, ok bool) {
+	marker := "[output:kinesis_agg:" + name + SummaryMarker
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, marker)
+		if i < 0 {
+			continue
+		}
+		values = map[string]int64{}
+		for _, kv := range strings.Fields(line[i+len(marker):]) {
+			k, v, found := strings.Cut(kv, "=")
+			if n, err := strconv.ParseInt(v, 10, 64); found && err == nil {
+				values[k] = n
+			}
+		}
+		return values, true
+	}
+	return nil, false
 }

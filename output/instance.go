@@ -124,19 +124,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		in.maxRecordBytes = in.streamRecordLimit(client)
 	}
 
-	conv, err := events.NewConverter(events.Options{
-		PartitionKey:    cfg.PartitionKey,
-		ExplicitHashKey: cfg.ExplicitHashKey,
-		LogKey:          cfg.LogKey,
-		DataKeys:        cfg.DataKeys,
-		TimeKey:         cfg.TimeKey,
-		TimeFormat:      cfg.TimeFormat,
-		AppendNewline:   cfg.AppendNewline,
-		ReplaceDots:     cfg.ReplaceDots,
-		Compression:     cfg.Compression,
-		MaxRecordBytes:  in.maxRecordBytes,
-		SteerRandomKeys: true, // delivery's Manager steers records without shard affinity
-	})
+	conv, err := events.NewConverter(ConverterOptions(cfg, in.maxRecordBytes))
 	if err != nil {
 		in.cancel()
 		return nil, fmt.Errorf("output: %w", err)
@@ -203,6 +191,24 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 	}
 	lg.Infof("configuration: %s; record limit %d bytes", formatSettings(cfg.Effective()), in.maxRecordBytes)
 	return in, nil
+}
+
+// ConverterOptions are the events options an instance with cfg uses for a stream whose record
+// limit is maxRecordBytes.
+func ConverterOptions(cfg *conf.Config, maxRecordBytes int) events.Options {
+	return events.Options{
+		PartitionKey:    cfg.PartitionKey,
+		ExplicitHashKey: cfg.ExplicitHashKey,
+		LogKey:          cfg.LogKey,
+		DataKeys:        cfg.DataKeys,
+		TimeKey:         cfg.TimeKey,
+		TimeFormat:      cfg.TimeFormat,
+		AppendNewline:   cfg.AppendNewline,
+		ReplaceDots:     cfg.ReplaceDots,
+		Compression:     cfg.Compression,
+		MaxRecordBytes:  maxRecordBytes,
+		SteerRandomKeys: true, // delivery's Manager steers records without shard affinity
+	}
 }
 
 func deliveryLevel(l int) conf.LogLevel {
@@ -416,6 +422,6 @@ func (in *Instance) Close() {
 		if hc, ok := in.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
 			hc.CloseIdleConnections()
 		}
-		in.log.Infof("stopped: %s", in.Counters.Summary())
+		in.log.Infof("stopped: %s", in.Counters.Summary()) // ParseSummary reads this line
 	})
 }
