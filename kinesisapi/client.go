@@ -205,6 +205,10 @@ func (c credentialsProvider) ProviderSources() []aws.CredentialSource {
 	return nil
 }
 
+// KeepAlive wraps an SDK HTTP client so that the connections it uses stay alive (see
+// keepAliveClient); test clients of other packages use it too.
+func KeepAlive(c aws.HTTPClient) aws.HTTPClient { return &keepAliveClient{c} }
+
 // CloseIdleConnections closes the keep-alive connections, whose reader and writer goroutines
 // would otherwise outlive the plugin instance that made them.
 func (k *keepAliveClient) CloseIdleConnections() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,6 +35,8 @@ func NewClient(endpoint string, optFns ...func(*kinesis.Options)) *kinesis.Clien
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDKINESALITE", "kinesalite-secret", ""),
 		Retryer:      aws.NopRetryer{},
+		// Without it a fast answer makes net/http drop the connection mid-response now and then.
+		HTTPClient: kinesisapi.KeepAlive(awshttp.NewBuildableClient()),
 	}, optFns...)
 }
 
