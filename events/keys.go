@@ -145,42 +145,46 @@ func (s *randSource) appendKey(dst []byte) []byte {
 	return append(dst, tmp[:]...)
 }
 
-// keyCache remembers the hash keys of recent partition keys during one Convert. Log chunks repeat
-// a few keys (one pod, one host) many times, and MD5 is a large share of the per-record cost.
-// Entries point at partition keys of accepted records in the arena, which stay put until Reset.
+// keyCache remembers the hash keys of partition keys across the flushes that reuse its Batch.
+// Log chunks repeat a few thousand keys (pods, hosts) over and over, and MD5 is a large share of
+// the per-record cost. Direct-mapped, with keys of up to cachedKeyLen bytes copied into the
+// entries, so it allocates nothing after the Batch's first use; longer keys are hashed every time.
 type keyCache struct {
 	seed   maphash.Seed
 	seeded bool
-	gen    uint32 // entries of other generations are empty
-	ents   [512]keyCacheEntry
+	ents   *[keyCacheSize]keyCacheEntry // allocated on first use
 }
+
+const (
+	keyCacheSize = 8192
+	cachedKeyLen = 64 // Kubernetes names are at most 63 bytes
+)
 
 type keyCacheEntry struct {
-	gen    uint32
-	off, n int
-	h      hashkey.Key
+	n   uint8 // key length; 0 = empty (an empty key is never cached)
+	key [cachedKeyLen]byte
+	h   hashkey.Key
 }
 
-// reset forgets every entry (the arena is about to be reused).
-func (k *keyCache) reset() {
-	k.gen++
-	if k.gen == 0 {
-		clear(k.ents[:])
-		k.gen = 1
-	}
-}
+// reset keeps the entries: they hold copies, not references into the arena.
+func (k *keyCache) reset() {}
 
-// hash returns MD5(arena[off:off+n]) as a hash key; the bytes must belong to an accepted record.
+// hash returns MD5(arena[off:off+n]) as a hash key.
 func (k *keyCache) hash(arena []byte, off, n int) hashkey.Key {
 	pk := arena[off : off+n]
+	if n == 0 || n > cachedKeyLen {
+		return hashkey.FromBytes(md5.Sum(pk))
+	}
 	if !k.seeded {
 		k.seed, k.seeded = maphash.MakeSeed(), true
+		k.ents = new([keyCacheSize]keyCacheEntry)
 	}
-	e := &k.ents[maphash.Bytes(k.seed, pk)%uint64(len(k.ents))]
-	if e.gen == k.gen && e.n == n && bytes.Equal(arena[e.off:e.off+e.n], pk) {
+	e := &k.ents[maphash.Bytes(k.seed, pk)%keyCacheSize]
+	if int(e.n) == n && bytes.Equal(e.key[:n], pk) {
 		return e.h
 	}
 	h := hashkey.FromBytes(md5.Sum(pk))
-	*e = keyCacheEntry{gen: k.gen, off: off, n: n, h: h}
+	e.n, e.h = uint8(n), h
+	copy(e.key[:], pk)
 	return h
 }

@@ -1,0 +1,46 @@
+package events
+
+import (
+	"crypto/md5"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kinesis-agg/kinesis_agg/hashkey"
+)
+
+// The cache answers exactly MD5 for every key, across flushes (it keeps copies, not references),
+// with more keys than slots (collisions evict) and keys too long to cache.
+func TestKeyCacheMatchesMD5(t *testing.T) {
+	var k keyCache
+	keys := make([]string, 0, 3*keyCacheSize)
+	for i := 0; i < cap(keys); i++ {
+		keys = append(keys, fmt.Sprintf("pod-%d", i))
+	}
+	keys = append(keys, strings.Repeat("x", cachedKeyLen), strings.Repeat("y", cachedKeyLen+1), "é")
+	for round := 0; round < 3; round++ {
+		arena := []byte{}
+		for _, key := range keys {
+			off := len(arena)
+			arena = append(arena, key...)
+			if got, want := k.hash(arena, off, len(key)), hashkey.FromBytes(md5.Sum([]byte(key))); got != want {
+				t.Fatalf("round %d: hash(%q) = %v, want %v", round, key, got, want)
+			}
+		}
+		// The next flush reuses the arena for other bytes: cached answers must not change.
+		for i := range arena {
+			arena[i] = 'z'
+		}
+		k.reset()
+	}
+}
+
+func BenchmarkKeyCacheHit(b *testing.B) {
+	var k keyCache
+	arena := []byte("checkout-7d9f8c6b5-00042")
+	k.hash(arena, 0, len(arena))
+	b.ReportAllocs()
+	for b.Loop() {
+		k.hash(arena, 0, len(arena))
+	}
+}
