@@ -158,3 +158,24 @@ func TestVariantsPayloadExact(t *testing.T) {
 		})
 	}
 }
+
+// The stream named by ARN instead of name (kinesalite only knows names: the proxy rewrites the
+// ARN, as real Kinesis would resolve it); the region comes from the ARN.
+func TestStreamARN(t *testing.T) {
+	e := newEnv(t, 2, true, faultproxy.Options{})
+	const n = 3000
+	chunks := chunkgen.Generate(chunkgen.Options{Records: n, Seed: 13, ChunkBytes: 500_000})
+	props := []string{"stream_arn=arn:aws:kinesis:us-east-1:000000000000:stream/" + e.stream, "endpoint=" + e.endpoint,
+		"partition_key=$kubernetes['pod_name']"}
+	run := runHost(t, e.ctx, hostArgs(props, writeChunks(t, chunks, "kube.shop")...)...)
+	if run.ExitCode != 0 || run.Summary.OK != int64(len(chunks)) {
+		t.Fatalf("host exit %d, %d of %d chunks OK\n%s", run.ExitCode, run.Summary.OK, len(chunks), tail(run.Stderr, 20))
+	}
+	ids, rep := e.readIDs(nil)
+	if dups := checkIDs(t, ids, 0, n); dups != 0 {
+		t.Fatalf("%d duplicates", dups)
+	}
+	if rep.Aggregates == 0 || e.proxy.Stats().StreamARNRewrite == 0 {
+		t.Fatalf("aggregates %d, ARN rewrites %d: the ARN path was not taken", rep.Aggregates, e.proxy.Stats().StreamARNRewrite)
+	}
+}
