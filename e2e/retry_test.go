@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,9 +101,9 @@ func TestShutdownWhileRetrying(t *testing.T) {
 			for _, m := range kvRe.FindAllStringSubmatch(line[i:], -1) {
 				switch m[1] {
 				case "goroutines":
-					goroutines = atoi(m[2])
+					goroutines, _ = strconv.Atoi(m[2])
 				case "baseline":
-					baseline = atoi(m[2])
+					baseline, _ = strconv.Atoi(m[2])
 				}
 			}
 		}
@@ -110,12 +111,4 @@ func TestShutdownWhileRetrying(t *testing.T) {
 	if goroutines == 0 || goroutines > baseline {
 		t.Errorf("after exit %d goroutines remain, %d ran before the first Init", goroutines, baseline)
 	}
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

@@ -118,20 +118,44 @@ const SummaryMarker = "] stopped: "
 // ParseSummary reads the key=value pairs of the "stopped:" line of instance name (e.g.
 // "kinesis_agg.0") in a plugin log; ok is false when there is no such line.
 func ParseSummary(log, name string) (values map[string]int64, ok bool) {
-	marker := "[output:kinesis_agg:" + name + SummaryMarker
 	for _, line := range strings.Split(log, "\n") {
-		i := strings.Index(line, marker)
-		if i < 0 {
-			continue
+		if inst, v, ok := ParseSummaryLine(line); ok && inst == name {
+			return v, true
 		}
-		values = map[string]int64{}
-		for _, kv := range strings.Fields(line[i+len(marker):]) {
-			k, v, found := strings.Cut(kv, "=")
-			if n, err := strconv.ParseInt(v, 10, 64); found && err == nil {
-				values[k] = n
-			}
-		}
-		return values, true
 	}
 	return nil, false
+}
+
+// ParseSummaryLine reads one log line written by Close,
+//
+//	[2026/11/25 18:43:53] [ info] [output:kinesis_agg:kinesis_agg.0] stopped: flushes=3 ok=3 ...
+//
+// returning the instance name and its counters. Tokens that are not key=count are skipped; ok is
+// false when the line is not a summary or holds no counter.
+func ParseSummaryLine(line string) (instance string, values map[string]int64, ok bool) {
+	const prefix = "[output:kinesis_agg:"
+	i := strings.Index(line, prefix)
+	if i < 0 {
+		return "", nil, false
+	}
+	rest := line[i+len(prefix):]
+	j := strings.Index(rest, SummaryMarker)
+	if j < 0 || strings.ContainsAny(rest[:j], "[] ") {
+		return "", nil, false
+	}
+	for _, tok := range strings.Fields(rest[j+len(SummaryMarker):]) {
+		k, v, found := strings.Cut(tok, "=")
+		if !found || k == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			continue
+		}
+		if values == nil {
+			values = map[string]int64{}
+		}
+		values[k] = int64(n)
+	}
+	return rest[:j], values, values != nil
 }

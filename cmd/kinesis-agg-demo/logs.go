@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/kinesis-agg/kinesis_agg/output"
 	"io"
 	"slices"
 	"strconv"
@@ -29,7 +30,7 @@ func (p *printer) step(n int, format string, args ...any) {
 // Markers in the plugin's log (output/log.go, output/instance.go).
 const (
 	instancePrefix = "[output:kinesis_agg:"
-	stoppedMarker  = "] stopped: "
+	stoppedMarker  = output.SummaryMarker
 	initMarker     = "] configuration: "
 )
 
@@ -165,36 +166,7 @@ func (s pluginSummary) brief() string {
 	return strings.Join(parts, " ")
 }
 
-// parseStopped reads the plugin's exit summary line,
-//
-//	[2026/11/25 18:43:53] [ info] [output:kinesis_agg:kinesis_agg.0] stopped: flushes=3 ok=3 ...
-//
-// returning the instance name and the key=value counters. Tokens that are not key=count are
-// skipped; ok is false when the line is not a summary or holds no counter.
+// parseStopped reads the plugin's exit summary line (see output.ParseSummaryLine).
 func parseStopped(line string) (instance string, counts map[string]int64, ok bool) {
-	i := strings.Index(line, instancePrefix)
-	if i < 0 {
-		return "", nil, false
-	}
-	rest := line[i+len(instancePrefix):]
-	j := strings.Index(rest, stoppedMarker)
-	if j < 0 || strings.ContainsAny(rest[:j], "[] ") {
-		return "", nil, false
-	}
-	instance = rest[:j]
-	for _, tok := range strings.Fields(rest[j+len(stoppedMarker):]) {
-		k, v, found := strings.Cut(tok, "=")
-		if !found || k == "" {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 63)
-		if err != nil {
-			continue
-		}
-		if counts == nil {
-			counts = map[string]int64{}
-		}
-		counts[k] = int64(n)
-	}
-	return instance, counts, counts != nil
+	return output.ParseSummaryLine(line)
 }
