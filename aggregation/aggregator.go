@@ -2,6 +2,7 @@ package aggregation
 
 import (
 	"crypto/md5"
+	"hash/maphash"
 
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
 )
@@ -15,7 +16,8 @@ type Aggregator struct {
 	limit      int // bytes of blob + outer partition key
 	maxRecords int // 0 = no cap
 
-	pkIndex  map[string]uint64
+	pkIndex  keyIndex
+	pkCount  uint64 // partition key table entries
 	ehkIndex map[string]uint64
 	pkTable  []byte // encoded partition_key_table entries
 	ehkTable []byte // encoded explicit_hash_key_table entries
@@ -35,7 +37,7 @@ func NewAggregator(limit, maxRecords int) *Aggregator {
 	return &Aggregator{
 		limit:      limit,
 		maxRecords: maxRecords,
-		pkIndex:    make(map[string]uint64),
+		pkIndex:    newKeyIndex(),
 		ehkIndex:   make(map[string]uint64),
 	}
 }
@@ -62,6 +64,7 @@ func (a *Aggregator) SizeWith(r *UserRecord) int {
 // placement is where r's keys go: existing table indexes or new entries, and the bytes it adds.
 type placement struct {
 	pkIdx, ehkIdx uint64
+	pkHash        uint64 // of the partition key in pkIndex; unused for Steerable records
 	newPK, newEHK bool
 	cost          int
 }
@@ -69,8 +72,13 @@ type placement struct {
 func (a *Aggregator) plan(r *UserRecord) placement {
 	var p placement
 	var ok bool
-	if p.pkIdx, ok = a.pkIndex[r.PartitionKey]; !ok {
-		p.pkIdx, p.newPK = uint64(len(a.pkIndex)), true
+	if !r.Steerable {
+		p.pkHash = maphash.String(a.pkIndex.seed, r.PartitionKey)
+		p.pkIdx, ok = a.pkIndex.find(p.pkHash, r.PartitionKey, a.pkTable)
+	}
+	// A random partition key (Steerable) is unique: not worth looking up or indexing.
+	if !ok {
+		p.pkIdx, p.newPK = a.pkCount, true
 		p.cost += tableEntrySize(len(r.PartitionKey))
 	}
 	hasEHK := r.ExplicitHashKey != ""
@@ -95,8 +103,11 @@ func (a *Aggregator) Add(r *UserRecord) bool {
 		return false
 	}
 	if p.newPK {
-		a.pkIndex[r.PartitionKey] = p.pkIdx
 		a.pkTable = appendTableEntry(a.pkTable, fieldPartitionKeyTable, r.PartitionKey)
+		if !r.Steerable {
+			a.pkIndex.insert(p.pkHash, len(a.pkTable)-len(r.PartitionKey), len(r.PartitionKey), p.pkIdx)
+		}
+		a.pkCount++
 	}
 	if p.newEHK {
 		a.ehkIndex[r.ExplicitHashKey] = p.ehkIdx
@@ -124,7 +135,8 @@ func (a *Aggregator) AppendBlob(dst []byte) []byte {
 
 // Reset empties the aggregator, keeping its buffers for reuse.
 func (a *Aggregator) Reset() {
-	clear(a.pkIndex)
+	a.pkIndex.reset()
+	a.pkCount = 0
 	clear(a.ehkIndex)
 	a.pkTable = a.pkTable[:0]
 	a.ehkTable = a.ehkTable[:0]

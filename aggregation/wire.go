@@ -52,18 +52,38 @@ func appendTableEntry(b []byte, field protowire.Number, key string) []byte {
 	return append(b, key...)
 }
 
+// One-byte tags of the fields appendRecord writes (field numbers below 16).
+const (
+	tagRecords              = byte(fieldRecords<<3) | byte(protowire.BytesType)
+	tagPartitionKeyIndex    = byte(fieldPartitionKeyIndex<<3) | byte(protowire.VarintType)
+	tagExplicitHashKeyIndex = byte(fieldExplicitHashKeyIndex<<3) | byte(protowire.VarintType)
+	tagData                 = byte(fieldData<<3) | byte(protowire.BytesType)
+)
+
 // appendRecord appends one Record entry (tag, length, body) in canonical field order.
 func appendRecord(b []byte, pkIndex, ehkIndex uint64, hasEHK bool, data []byte) []byte {
 	body := recordBodySize(pkIndex, ehkIndex, hasEHK, len(data))
-	b = protowire.AppendTag(b, fieldRecords, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(body))
-	b = protowire.AppendTag(b, fieldPartitionKeyIndex, protowire.VarintType)
-	b = protowire.AppendVarint(b, pkIndex)
+	b = append(b, tagRecords)
+	b = appendVarint(b, uint64(body))
+	b = append(b, tagPartitionKeyIndex)
+	b = appendVarint(b, pkIndex)
 	if hasEHK {
-		b = protowire.AppendTag(b, fieldExplicitHashKeyIndex, protowire.VarintType)
-		b = protowire.AppendVarint(b, ehkIndex)
+		b = append(b, tagExplicitHashKeyIndex)
+		b = appendVarint(b, ehkIndex)
 	}
-	b = protowire.AppendTag(b, fieldData, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(len(data)))
+	b = append(b, tagData)
+	b = appendVarint(b, uint64(len(data)))
 	return append(b, data...)
+}
+
+// appendVarint is protowire.AppendVarint with the one- and two-byte cases (table indexes, record
+// lengths) inlined.
+func appendVarint(b []byte, v uint64) []byte {
+	switch {
+	case v < 1<<7:
+		return append(b, byte(v))
+	case v < 1<<14:
+		return append(b, byte(v)|0x80, byte(v>>7))
+	}
+	return protowire.AppendVarint(b, v)
 }

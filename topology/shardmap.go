@@ -23,8 +23,12 @@ type Shard struct {
 // ShardMap is an immutable snapshot of a stream's open shards, sorted by starting hash key, that
 // tiles the hash key space 0..2^128-1 without gaps or overlaps.
 type ShardMap struct {
-	open     []Shard
-	starts   []hashkey.Key // open[i].Range.Start, for the binary search
+	open   []Shard
+	starts []hashkey.Key // open[i].Range.Start, for the binary search
+	// jump[b] is the index of the shard owning the first hash key whose top jumpBits bits are b,
+	// so that a lookup searches only the shards that share those bits: none for evenly split
+	// streams of up to 2^jumpBits shards.
+	jump     []uint32
 	ranges   map[string]hashkey.Range
 	loadedAt time.Time
 }
@@ -117,16 +121,29 @@ func (m *ShardMap) index() error {
 	for i, s := range m.open {
 		m.starts[i] = s.Range.Start
 	}
+	m.jump = make([]uint32, 1<<jumpBits+1)
+	for b := range 1 << jumpBits {
+		m.jump[b] = uint32(m.search(hashkey.Key{Hi: uint64(b) << (64 - jumpBits)}, 0, len(m.starts)))
+	}
+	m.jump[1<<jumpBits] = uint32(len(m.starts) - 1)
 	return nil
 }
+
+const jumpBits = 10
 
 // Lookup returns the open shard that owns h.
 func (m *ShardMap) Lookup(h hashkey.Key) Shard { return m.open[m.LookupIndex(h)] }
 
 // LookupIndex returns the position in Shards of the open shard that owns h.
 func (m *ShardMap) LookupIndex(h hashkey.Key) int {
-	// The last shard whose start is <= h; starts[0] is 0, so there always is one.
-	lo, hi := 0, len(m.starts)
+	b := h.Hi >> (64 - jumpBits)
+	// The owner is at or after the owner of the bucket's first key, and at or before the owner
+	// of the next bucket's first key.
+	return m.search(h, int(m.jump[b]), int(m.jump[b+1])+1)
+}
+
+// search returns the last shard in [lo, hi) whose start is <= h; starts[lo] must be <= h.
+func (m *ShardMap) search(h hashkey.Key, lo, hi int) int {
 	for hi-lo > 1 {
 		mid := int(uint(lo+hi) >> 1)
 		if h.Less(m.starts[mid]) {

@@ -3,7 +3,10 @@ package topology
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,5 +208,60 @@ func BenchmarkLookup64(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = m.LookupIndex(hashkey.Key{Hi: uint64(i) * 0x9E3779B97F4A7C15})
+	}
+}
+
+// TestLookupMatchesLinearScan checks the bucketed search against the definition (the shard whose
+// range contains the key) on maps with shards crowded into one bucket, straddling buckets and
+// spread evenly, at every boundary and at random keys.
+func TestLookupMatchesLinearScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	randKey := func() hashkey.Key { return hashkey.Key{Hi: rng.Uint64(), Lo: rng.Uint64()} }
+	for trial := range 200 {
+		// Split a random shard at a random point inside it, many times; every third trial
+		// splits only near one key so that many shards share one jump bucket.
+		shards := []Shard{{ID: "s0", Range: hashkey.Range{End: hashkey.Max}}}
+		hot := randKey()
+		for n, tries := 1+rng.IntN(300), 0; len(shards) < n && tries < 10*n; tries++ {
+			i := rng.IntN(len(shards))
+			if trial%3 == 0 {
+				i = slices.IndexFunc(shards, func(s Shard) bool { return s.Range.Contains(hot) })
+			}
+			r := shards[i].Range
+			if r.Start == r.End {
+				continue
+			}
+			mid := hashkey.Mid(r.Start, r.End)
+			if trial%3 != 0 && rng.IntN(2) == 0 {
+				// a random point rather than the middle
+				if k := randKey(); r.Contains(k) && k != r.End {
+					mid = k
+				}
+			}
+			next, _ := mid.Add1()
+			shards[i].Range.End = mid
+			shards = slices.Insert(shards, i+1, Shard{ID: fmt.Sprintf("s%d", len(shards)), Range: hashkey.Range{Start: next, End: r.End}})
+		}
+		m, err := New(shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var probes []hashkey.Key
+		for _, s := range shards {
+			probes = append(probes, s.Range.Start, s.Range.End)
+			if k, under := s.Range.Start.Sub1(); !under {
+				probes = append(probes, k)
+			}
+		}
+		for range 200 {
+			probes = append(probes, randKey(), hot)
+		}
+		for _, k := range probes {
+			got := m.Shards()[m.LookupIndex(k)]
+			want := shards[slices.IndexFunc(shards, func(s Shard) bool { return s.Range.Contains(k) })]
+			if got.ID != want.ID {
+				t.Fatalf("trial %d (%d shards): LookupIndex(%s) = %s %s, want %s %s", trial, len(shards), k, got.ID, got.Range, want.ID, want.Range)
+			}
+		}
 	}
 }
