@@ -2,7 +2,6 @@ package aggregation
 
 import (
 	"crypto/md5"
-	"hash/maphash"
 
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
 )
@@ -21,8 +20,12 @@ type Aggregator struct {
 	ehkIndex map[string]uint64
 	pkTable  []byte // encoded partition_key_table entries
 	ehkTable []byte // encoded explicit_hash_key_table entries
-	records  []byte // encoded records entries
-	members  []Member
+	// buf holds the encoded records entries at buf[head:]; the room in front lets the Manager
+	// seal the aggregate where it is (see sealInPlace).
+	buf     []byte
+	head    int
+	room    int // the head wanted from the next aggregate on, after tables outgrew head
+	members []Member
 
 	// The first record, kept so that a lone record can go out as a plain Kinesis record.
 	firstPK   string
@@ -48,7 +51,7 @@ func (a *Aggregator) Len() int { return len(a.members) }
 // Members returns the user records added since the last Reset, in order.
 func (a *Aggregator) Members() []Member { return a.members }
 
-func (a *Aggregator) protoSize() int { return len(a.pkTable) + len(a.ehkTable) + len(a.records) }
+func (a *Aggregator) protoSize() int { return len(a.pkTable) + len(a.ehkTable) + len(a.buf) - a.head }
 
 // Size returns the exact size Kinesis would count for the aggregate holding the records added so
 // far: magic, protobuf message, MD5 and the one-byte outer partition key.
@@ -58,7 +61,9 @@ func (a *Aggregator) Size() int {
 
 // SizeWith returns what Size would return after adding r.
 func (a *Aggregator) SizeWith(r *UserRecord) int {
-	return a.Size() + a.plan(r).cost
+	var p placement
+	a.plan(r, &p)
+	return a.Size() + p.cost
 }
 
 // placement is where r's keys go: existing table indexes or new entries, and the bytes it adds.
@@ -69,11 +74,10 @@ type placement struct {
 	cost          int
 }
 
-func (a *Aggregator) plan(r *UserRecord) placement {
-	var p placement
+func (a *Aggregator) plan(r *UserRecord, p *placement) {
 	var ok bool
 	if !r.Steerable {
-		p.pkHash = maphash.String(a.pkIndex.seed, r.PartitionKey)
+		p.pkHash = keyHash(r)
 		p.pkIdx, ok = a.pkIndex.find(p.pkHash, r.PartitionKey, a.pkTable)
 	}
 	// A random partition key (Steerable) is unique: not worth looking up or indexing.
@@ -89,7 +93,15 @@ func (a *Aggregator) plan(r *UserRecord) placement {
 		}
 	}
 	p.cost += recordEntrySize(recordBodySize(p.pkIdx, p.ehkIdx, hasEHK, len(r.Data)))
-	return p
+}
+
+// keyHash hashes r's partition key for pkIndex: the low half of its MD5, which is r's hash key
+// already unless r has an explicit one.
+func keyHash(r *UserRecord) uint64 {
+	if r.ExplicitHashKey == "" {
+		return r.Hash.Lo
+	}
+	return hashkey.FromPartitionKey(r.PartitionKey).Lo
 }
 
 // Add appends r if the aggregate stays within the limits and reports whether it did. The record's
@@ -98,7 +110,8 @@ func (a *Aggregator) Add(r *UserRecord) bool {
 	if a.maxRecords > 0 && len(a.members) >= a.maxRecords {
 		return false
 	}
-	p := a.plan(r)
+	var p placement
+	a.plan(r, &p)
 	if a.Size()+p.cost > a.limit {
 		return false
 	}
@@ -113,7 +126,7 @@ func (a *Aggregator) Add(r *UserRecord) bool {
 		a.ehkIndex[r.ExplicitHashKey] = p.ehkIdx
 		a.ehkTable = appendTableEntry(a.ehkTable, fieldExplicitHashKeyTable, r.ExplicitHashKey)
 	}
-	a.records = appendRecord(a.records, p.pkIdx, p.ehkIdx, r.ExplicitHashKey != "", r.Data)
+	a.buf = appendRecord(a.buf, p.pkIdx, p.ehkIdx, r.ExplicitHashKey != "", r.Data)
 	if len(a.members) == 0 {
 		a.firstPK, a.firstEHK, a.firstData = r.PartitionKey, r.ExplicitHashKey, r.Data
 	}
@@ -128,9 +141,36 @@ func (a *Aggregator) AppendBlob(dst []byte) []byte {
 	start := len(dst)
 	dst = append(dst, a.pkTable...)
 	dst = append(dst, a.ehkTable...)
-	dst = append(dst, a.records...)
+	dst = append(dst, a.buf[a.head:]...)
 	sum := md5.Sum(dst[start:])
 	return append(dst, sum[:]...)
+}
+
+// sealInPlace returns the aggregated record's data (as AppendBlob) built inside the aggregator's
+// buffer: the magic and the key tables go into the room in front of the records and the MD5 after
+// them, so the records, most of the bytes, are not copied again. The aggregator then continues
+// with next (any capacity, may be nil) as its buffer and gives up the returned one. ok is false,
+// and nothing changes, when the key tables outgrew the room; AppendBlob is the way then.
+func (a *Aggregator) sealInPlace(next []byte) (blob []byte, ok bool) {
+	prefix := magicLen + len(a.pkTable) + len(a.ehkTable)
+	// Room for the next aggregate's tables: what these needed and a quarter more.
+	a.room = max(a.head, prefix+prefix/4)
+	if prefix > a.head {
+		return nil, false // Reset makes the room
+	}
+	start := a.head - prefix
+	n := copy(a.buf[start:], Magic[:])
+	n += copy(a.buf[start+n:], a.pkTable)
+	copy(a.buf[start+n:], a.ehkTable)
+	sum := md5.Sum(a.buf[start+magicLen:])
+	blob = append(a.buf[start:], sum[:]...)
+
+	a.head = a.room
+	if cap(next) < a.head {
+		next = make([]byte, 0, a.head+64<<10)
+	}
+	a.buf = next[:a.head]
+	return blob, true
 }
 
 // Reset empties the aggregator, keeping its buffers for reuse.
@@ -140,7 +180,13 @@ func (a *Aggregator) Reset() {
 	clear(a.ehkIndex)
 	a.pkTable = a.pkTable[:0]
 	a.ehkTable = a.ehkTable[:0]
-	a.records = a.records[:0]
+	if a.room > a.head {
+		a.head = a.room
+		if cap(a.buf) < a.head {
+			a.buf = make([]byte, 0, a.head+64<<10)
+		}
+	}
+	a.buf = a.buf[:a.head]
 	a.members = a.members[:0]
 	a.firstPK, a.firstEHK, a.firstData = "", "", nil
 }

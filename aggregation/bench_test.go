@@ -8,7 +8,7 @@ import (
 )
 
 // benchRecords returns n 300-byte records over 1000 partition keys.
-func benchRecords(b *testing.B, n int) []UserRecord {
+func benchRecords(b testing.TB, n int) []UserRecord {
 	rng := rand.New(rand.NewPCG(7, 7))
 	recs := make([]UserRecord, n)
 	for i := range recs {
@@ -34,6 +34,14 @@ func BenchmarkManager(b *testing.B) {
 			sm := evenMap(b, shards)
 			recs := benchRecords(b, benchRecordsPerFlush)
 			m := NewManager(Limits{})
+			// Warm up as a plugin worker's Manager is: its buffers sized by earlier flushes.
+			for range 3 {
+				m.Reset(sm)
+				for j := range recs {
+					m.Add(&recs[j])
+				}
+				m.Seal()
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(recs) * 300))
 			b.ResetTimer()

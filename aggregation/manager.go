@@ -41,6 +41,10 @@ func (l Limits) aggregateLimit() int {
 // even on its own.
 var ErrTooLarge = errors.New("record larger than the stream's record limit")
 
+// initialTableRoom is the room a new aggregator keeps in front of its records for the key tables;
+// each aggregator adapts it to the tables it has seen.
+const initialTableRoom = 1 << 10
+
 // Sealed is one Kinesis record ready for PutRecords, with what delivery needs to verify it.
 type Sealed struct {
 	Data            []byte
@@ -71,9 +75,12 @@ type Manager struct {
 	plain  bool          // route with sm, but never aggregate
 	aggs   []*Aggregator // by position in sm.Shards()
 	sealed []Sealed
-	// members and blobs back the Members and Data of sealed records until the next Reset.
+	// members and blobs back the Members and Data of sealed records until the next Reset;
+	// so do the aggregators' buffers sealed in place (lent), which Reset returns to free.
 	members []Member
 	blobs   arena
+	lent    [][]byte
+	free    [][]byte
 
 	steering Steering
 	target   int      // shard index steered records go to, -1 before the first
@@ -123,7 +130,10 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 	m.sm = sm
 	if sm != nil {
 		for len(m.aggs) < sm.Len() {
-			m.aggs = append(m.aggs, NewAggregator(m.limits.aggregateLimit(), m.limits.MaxAggregateRecords))
+			a := NewAggregator(m.limits.aggregateLimit(), m.limits.MaxAggregateRecords)
+			a.head = initialTableRoom
+			a.buf = make([]byte, a.head, a.head+4<<10)
+			m.aggs = append(m.aggs, a)
 		}
 	}
 	m.target = -1
@@ -138,6 +148,11 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 	m.sealed = m.sealed[:0]
 	m.members = m.members[:0]
 	m.blobs.reset()
+	for _, b := range m.lent {
+		m.free = append(m.free, b[:0])
+	}
+	clear(m.lent)
+	m.lent = m.lent[:0]
 }
 
 // Add routes r to its shard's aggregator, sealing that aggregate first if r does not fit. A record
@@ -274,8 +289,21 @@ func (m *Manager) seal(i int) {
 		// A lone record goes out plain with its own keys: cheaper, and KCL never filters it.
 		s.Data, s.PartitionKey, s.ExplicitHashKey = a.firstData, a.firstPK, a.firstEHK
 	} else {
-		blob := m.blobs.alloc(a.Size() - len(outerPartitionKey))
-		s.Data = a.AppendBlob(blob[:0])
+		var next []byte
+		if n := len(m.free); n > 0 {
+			next, m.free = m.free[n-1], m.free[:n-1]
+		}
+		full := a.buf
+		if blob, ok := a.sealInPlace(next); ok {
+			s.Data = blob
+			m.lent = append(m.lent, full)
+		} else {
+			if next != nil {
+				m.free = append(m.free, next)
+			}
+			blob := m.blobs.alloc(a.Size() - len(outerPartitionKey))
+			s.Data = a.AppendBlob(blob[:0])
+		}
 		s.PartitionKey = outerPartitionKey
 		s.ExplicitHashKey = m.blobs.decimal(s.Members[0].Hash)
 		s.Aggregated = true

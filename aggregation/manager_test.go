@@ -426,3 +426,87 @@ func TestManagerSteerableWithoutSteering(t *testing.T) {
 		t.Fatalf("%d of 50 records sealed", n)
 	}
 }
+
+// TestManagerSealsInPlace covers both ways an aggregate is sealed: in the aggregator's buffer when
+// its key tables fit the room in front of the records, and by copying when they outgrew it (many
+// long keys). Every aggregate must read back as exactly its input, across rounds that reuse the
+// buffers, and the Manager must adapt the room so that later aggregates are sealed in place.
+func TestManagerSealsInPlace(t *testing.T) {
+	sm := evenMap(t, 1)
+	m := NewManager(Limits{MaxAggregateBytes: 64 << 10})
+	for round, keys := range []int{3, 200, 200, 5, 200} {
+		m.Reset(sm)
+		type want struct {
+			pk   string
+			data string
+		}
+		var wants []want
+		for i := range 600 {
+			pk := fmt.Sprintf("round-%d-a-rather-long-partition-key-%04d", round, i%keys)
+			data := fmt.Sprintf("round %d record %d %s", round, i, bytes.Repeat([]byte{byte('a' + i%26)}, i%300))
+			r, err := NewUserRecord(pk, "", []byte(data), i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Add(&r); err != nil {
+				t.Fatal(err)
+			}
+			wants = append(wants, want{pk, data})
+		}
+		out := m.Seal()
+		if len(out) < 2 {
+			t.Fatalf("round %d: %d records sealed, want several aggregates", round, len(out))
+		}
+		next := 0
+		for _, s := range out {
+			res := Deaggregate(s.PartitionKey, s.Data, &s.Range)
+			if !s.Aggregated || res.Outcome != Deaggregated || len(res.Records) != len(s.Members) {
+				t.Fatalf("round %d: %s with %d members deaggregated as %v, %d records (%v)", round, s.ShardID, len(s.Members), res.Outcome, len(res.Records), res.Err)
+			}
+			for i, r := range res.Records {
+				w := wants[s.Members[i].Ref]
+				if s.Members[i].Ref != next || r.PartitionKey != w.pk || string(r.Data) != w.data {
+					t.Fatalf("round %d: member %d is ref %d %q/%q, want ref %d %q/%q", round, i, s.Members[i].Ref, r.PartitionKey, r.Data, next, w.pk, w.data)
+				}
+				next++
+			}
+		}
+		if next != len(wants) {
+			t.Fatalf("round %d: %d records came out, want %d", round, next, len(wants))
+		}
+		// 200 keys of ~45 bytes make ~9 KiB of table, more than the initial room: the first such
+		// round copies, the rooms grow, and from then on aggregates are sealed in place.
+		if inPlace := len(m.lent); (round == 1) == (inPlace == len(out)) {
+			t.Errorf("round %d (%d keys): %d of %d aggregates sealed in place", round, keys, inPlace, len(out))
+		}
+	}
+}
+
+// TestManagerSteadyStateAllocatesNothing checks that a Manager reused across flushes, as each
+// plugin worker does, reaches a state where a whole flush allocates nothing and seals every
+// aggregate in place.
+func TestManagerSteadyStateAllocatesNothing(t *testing.T) {
+	for _, shards := range []int{4, 64} {
+		sm := evenMap(t, shards)
+		recs := benchRecords(t, benchRecordsPerFlush)
+		m := NewManager(Limits{})
+		flush := func() {
+			m.Reset(sm)
+			for j := range recs {
+				if err := m.Add(&recs[j]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Seal()
+		}
+		for range 5 {
+			flush()
+		}
+		if allocs := testing.AllocsPerRun(20, flush); allocs != 0 {
+			t.Errorf("%d shards: %.1f allocations per flush, want 0", shards, allocs)
+		}
+		if out := m.Seal(); len(m.lent) != len(out) {
+			t.Errorf("%d shards: %d of %d aggregates sealed in place", shards, len(m.lent), len(out))
+		}
+	}
+}
