@@ -54,9 +54,9 @@ demo: deps plugin
 # driven by the C host against a fast local fake Kinesis endpoint.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
-	@mkdir -p $(BUILD)
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/bench.md
 	$(GO) test ./bench -count=1 -timeout 30m -run 'TestBenchTable|TestPluginBenchmark' -v \
-		-bench-table -plugin-bench -bench-out=$(BUILD)/bench.md
+		-bench-table -plugin-bench -bench-out=$(CURDIR)/$(BUILD)/bench.md
 	@echo "tables written to $(BUILD)/bench.md"
 
 docker:

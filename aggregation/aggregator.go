@@ -21,8 +21,11 @@ type Aggregator struct {
 	pkTable  []byte // encoded partition_key_table entries
 	ehkTable []byte // encoded explicit_hash_key_table entries
 	// buf holds the encoded records entries at buf[head:]; the room in front lets the Manager
-	// seal the aggregate where it is (see sealInPlace).
+	// seal the aggregate where it is (see sealInPlace). A Manager's aggregators take buf from
+	// pool when they get their first record and give it up when they are sealed, so that idle
+	// aggregators hold no memory.
 	buf     []byte
+	pool    *bufferPool
 	head    int
 	room    int // the head wanted from the next aggregate on, after tables outgrew head
 	members []Member
@@ -51,7 +54,13 @@ func (a *Aggregator) Len() int { return len(a.members) }
 // Members returns the user records added since the last Reset, in order.
 func (a *Aggregator) Members() []Member { return a.members }
 
-func (a *Aggregator) protoSize() int { return len(a.pkTable) + len(a.ehkTable) + len(a.buf) - a.head }
+func (a *Aggregator) protoSize() int {
+	n := len(a.pkTable) + len(a.ehkTable)
+	if a.buf != nil {
+		n += len(a.buf) - a.head
+	}
+	return n
+}
 
 // Size returns the exact size Kinesis would count for the aggregate holding the records added so
 // far: magic, protobuf message, MD5 and the one-byte outer partition key.
@@ -126,6 +135,9 @@ func (a *Aggregator) Add(r *UserRecord) bool {
 		a.ehkIndex[r.ExplicitHashKey] = p.ehkIdx
 		a.ehkTable = appendTableEntry(a.ehkTable, fieldExplicitHashKeyTable, r.ExplicitHashKey)
 	}
+	if a.buf == nil {
+		a.buf = a.pool.get(a.head)
+	}
 	a.buf = appendRecord(a.buf, p.pkIdx, p.ehkIdx, r.ExplicitHashKey != "", r.Data)
 	if len(a.members) == 0 {
 		a.firstPK, a.firstEHK, a.firstData = r.PartitionKey, r.ExplicitHashKey, r.Data
@@ -141,21 +153,24 @@ func (a *Aggregator) AppendBlob(dst []byte) []byte {
 	start := len(dst)
 	dst = append(dst, a.pkTable...)
 	dst = append(dst, a.ehkTable...)
-	dst = append(dst, a.buf[a.head:]...)
+	if a.buf != nil {
+		dst = append(dst, a.buf[a.head:]...)
+	}
 	sum := md5.Sum(dst[start:])
 	return append(dst, sum[:]...)
 }
 
 // sealInPlace returns the aggregated record's data (as AppendBlob) built inside the aggregator's
 // buffer: the magic and the key tables go into the room in front of the records and the MD5 after
-// them, so the records, most of the bytes, are not copied again. The aggregator then continues
-// with next (any capacity, may be nil) as its buffer and gives up the returned one. ok is false,
-// and nothing changes, when the key tables outgrew the room; AppendBlob is the way then.
-func (a *Aggregator) sealInPlace(next []byte) (blob []byte, ok bool) {
+// them, so the records, most of the bytes, are not copied again. The aggregator gives up the
+// buffer, which holds the returned blob, and takes a new one from its pool for its next record.
+// ok is false, and nothing changes, when the key tables outgrew the room; AppendBlob is the way
+// then.
+func (a *Aggregator) sealInPlace() (blob []byte, ok bool) {
 	prefix := magicLen + len(a.pkTable) + len(a.ehkTable)
 	// Room for the next aggregate's tables: what these needed and a quarter more.
 	a.room = max(a.head, prefix+prefix/4)
-	if prefix > a.head {
+	if prefix > a.head || a.buf == nil {
 		return nil, false // Reset makes the room
 	}
 	start := a.head - prefix
@@ -166,10 +181,7 @@ func (a *Aggregator) sealInPlace(next []byte) (blob []byte, ok bool) {
 	blob = append(a.buf[start:], sum[:]...)
 
 	a.head = a.room
-	if cap(next) < a.head {
-		next = make([]byte, 0, a.head+64<<10)
-	}
-	a.buf = next[:a.head]
+	a.buf = nil
 	return blob, true
 }
 
@@ -182,11 +194,13 @@ func (a *Aggregator) Reset() {
 	a.ehkTable = a.ehkTable[:0]
 	if a.room > a.head {
 		a.head = a.room
-		if cap(a.buf) < a.head {
+		if a.buf != nil && cap(a.buf) < a.head {
 			a.buf = make([]byte, 0, a.head+64<<10)
 		}
 	}
-	a.buf = a.buf[:a.head]
+	if a.buf != nil {
+		a.buf = a.buf[:a.head]
+	}
 	a.members = a.members[:0]
 	a.firstPK, a.firstEHK, a.firstData = "", "", nil
 }

@@ -41,6 +41,30 @@ func (l Limits) aggregateLimit() int {
 // even on its own.
 var ErrTooLarge = errors.New("record larger than the stream's record limit")
 
+// bufferPool keeps the buffers of aggregates sealed in place for the aggregators' next records.
+type bufferPool struct {
+	free [][]byte
+}
+
+// get returns a buffer of length head (the room for the key tables) with capacity to spare. A
+// nil pool (a standalone Aggregator's) allocates.
+func (p *bufferPool) get(head int) []byte {
+	if p == nil {
+		return make([]byte, head, head+4<<10)
+	}
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		if cap(b) >= head {
+			return b[:head]
+		}
+	}
+	return make([]byte, head, head+64<<10)
+}
+
+func (p *bufferPool) put(b []byte) { p.free = append(p.free, b[:0]) }
+
 // initialTableRoom is the room a new aggregator keeps in front of its records for the key tables;
 // each aggregator adapts it to the tables it has seen.
 const initialTableRoom = 1 << 10
@@ -80,7 +104,7 @@ type Manager struct {
 	members []Member
 	blobs   arena
 	lent    [][]byte
-	free    [][]byte
+	pool    bufferPool
 
 	steering Steering
 	target   int      // shard index steered records go to, -1 before the first
@@ -131,8 +155,7 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 	if sm != nil {
 		for len(m.aggs) < sm.Len() {
 			a := NewAggregator(m.limits.aggregateLimit(), m.limits.MaxAggregateRecords)
-			a.head = initialTableRoom
-			a.buf = make([]byte, a.head, a.head+4<<10)
+			a.head, a.pool = initialTableRoom, &m.pool
 			m.aggs = append(m.aggs, a)
 		}
 	}
@@ -149,7 +172,7 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 	m.members = m.members[:0]
 	m.blobs.reset()
 	for _, b := range m.lent {
-		m.free = append(m.free, b[:0])
+		m.pool.put(b)
 	}
 	clear(m.lent)
 	m.lent = m.lent[:0]
@@ -289,18 +312,11 @@ func (m *Manager) seal(i int) {
 		// A lone record goes out plain with its own keys: cheaper, and KCL never filters it.
 		s.Data, s.PartitionKey, s.ExplicitHashKey = a.firstData, a.firstPK, a.firstEHK
 	} else {
-		var next []byte
-		if n := len(m.free); n > 0 {
-			next, m.free = m.free[n-1], m.free[:n-1]
-		}
 		full := a.buf
-		if blob, ok := a.sealInPlace(next); ok {
+		if blob, ok := a.sealInPlace(); ok {
 			s.Data = blob
 			m.lent = append(m.lent, full)
 		} else {
-			if next != nil {
-				m.free = append(m.free, next)
-			}
 			blob := m.blobs.alloc(a.Size() - len(outerPartitionKey))
 			s.Data = a.AppendBlob(blob[:0])
 		}

@@ -20,6 +20,7 @@ var (
 	pluginBench  = flag.Bool("plugin-bench", false, "drive the built .so through the C host against fakekinesis and print a markdown table")
 	pluginRepeat = flag.Int("plugin-repeat", 75, "passes over the generated chunks per host run (-plugin-bench)")
 	pluginPath   = flag.String("plugin-so", "", "use this built plugin instead of building one (-plugin-bench)")
+	pluginOnly   = flag.String("plugin-only", "", "run only the configurations whose name contains this (-plugin-bench)")
 )
 
 // pluginVariants are the configurations the whole-plugin benchmark runs.
@@ -79,6 +80,9 @@ func TestPluginBenchmark(t *testing.T) {
 	}
 	var rows []row
 	for _, v := range pluginVariants {
+		if !strings.Contains(v.name, *pluginOnly) {
+			continue
+		}
 		// Allocations cannot be counted inside the .so without changing the product: measure
 		// the same flush path in this process instead.
 		inProc := testing.Benchmark(func(b *testing.B) { benchFlush(b, v) })
