@@ -122,16 +122,25 @@ func (g *guardedBody) Close() {
 	g.mu.Unlock()
 }
 
-// WithFastPutRecords installs the PutRecords serializer as a client option (it touches no other
-// operation). NewClient installs it; tests and benchmarks use it on their own clients.
+// WithFastPutRecords installs the PutRecords serializer and answer decoder as a client option (it
+// touches no other operation). NewClient installs it; tests and benchmarks use it on their own
+// clients.
 func WithFastPutRecords() func(*kinesis.Options) {
 	m := &putRecordsSerializer{}
+	strs := &answerStrings{values: make(map[string]*string)}
 	return func(o *kinesis.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			if s.ID() != "PutRecords" {
 				return nil
 			}
-			_, err := s.Serialize.Swap("OperationSerializer", m)
+			if _, err := s.Serialize.Swap("OperationSerializer", m); err != nil {
+				return err
+			}
+			orig, ok := s.Deserialize.Get("OperationDeserializer")
+			if !ok {
+				return errors.New("kinesisapi: PutRecords: the SDK has no OperationDeserializer to replace")
+			}
+			_, err := s.Deserialize.Swap("OperationDeserializer", &putRecordsDeserializer{orig: orig, shared: strs})
 			return err
 		})
 	}
