@@ -65,6 +65,15 @@ func (p *bufferPool) get(head int) []byte {
 
 func (p *bufferPool) put(b []byte) { p.free = append(p.free, b[:0]) }
 
+// trim drops all but the n most recently returned buffers.
+func (p *bufferPool) trim(n int) {
+	if extra := len(p.free) - n; extra > 0 {
+		copy(p.free, p.free[extra:])
+		clear(p.free[n:])
+		p.free = p.free[:n]
+	}
+}
+
 // initialTableRoom is the room a new aggregator keeps in front of its records for the key tables;
 // each aggregator adapts it to the tables it has seen.
 const initialTableRoom = 1 << 10
@@ -174,6 +183,8 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 	for _, b := range m.lent {
 		m.pool.put(b)
 	}
+	// Keep what a round like this one needs; a burst does not pin its buffers forever.
+	m.pool.trim(len(m.lent) + 4)
 	clear(m.lent)
 	m.lent = m.lent[:0]
 }
