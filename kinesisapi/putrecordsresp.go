@@ -199,7 +199,12 @@ type scanner struct {
 	i       int
 	scratch []byte // unescaped strings
 	name    []byte // the member name being read
+	depth   int    // of the values being skipped
 }
+
+// maxSkipDepth bounds the nesting of skipped values, so that a hostile answer cannot grow the
+// stack without limit.
+const maxSkipDepth = 64
 
 var errSyntax = errors.New("invalid JSON")
 
@@ -456,6 +461,11 @@ func (s *scanner) number() ([]byte, error) {
 
 // skip reads over any value.
 func (s *scanner) skip() error {
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.depth > maxSkipDepth {
+		return s.errorf("values nested too deep")
+	}
 	switch c := s.peek(); {
 	case c == '{':
 		return s.object(func([]byte) error { return s.skip() })

@@ -84,7 +84,7 @@ func TestAnswerDecoderErrors(t *testing.T) {
 		t.Fatalf("400 answer: %v, want ResourceNotFoundException", err)
 	}
 
-	for _, body := range []string{`{"Records":[{"ShardId":"a"}`, `{"Records":[{"ShardId":1}]}`, `{"FailedRecordCount":1.5}`, `{} x`, ``, `{"Records":[{"ShardId":"\x01"}]}`} {
+	for _, body := range []string{`{"x":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`, `{"Records":[{"ShardId":"a"}`, `{"Records":[{"ShardId":1}]}`, `{"FailedRecordCount":1.5}`, `{} x`, ``, `{"Records":[{"ShardId":"\x01"}]}`} {
 		rec.status, rec.body = http.StatusOK, body
 		_, err := putOne(context.Background(), c)
 		var de *smithy.DeserializationError
