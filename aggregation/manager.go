@@ -109,7 +109,7 @@ type Manager struct {
 	aggs   []*Aggregator // by position in sm.Shards()
 	sealed []Sealed
 	// members and blobs back the Members and Data of sealed records until the next Reset;
-	// so do the aggregators' buffers sealed in place (lent), which Reset returns to free.
+	// so do the aggregators' buffers sealed in place (lent), which Reset returns to pool.
 	members []Member
 	blobs   arena
 	lent    [][]byte
