@@ -6,8 +6,9 @@ import (
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
 )
 
-// arena hands out byte slices from a few large blocks that are reused after reset, so that
-// sealing aggregates allocates nothing once a flush has warmed the blocks up.
+// arena hands out byte slices from a few large blocks that are reused after reset, so that the
+// decimal explicit hash keys of sealed aggregates, and the aggregates whose key tables outgrew the
+// room for sealing them in place, cost no allocation once a flush has warmed the blocks up.
 type arena struct {
 	blocks [][]byte
 	cur    int // index of the block being filled
