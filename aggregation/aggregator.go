@@ -43,7 +43,6 @@ func NewAggregator(limit, maxRecords int) *Aggregator {
 	return &Aggregator{
 		limit:      limit,
 		maxRecords: maxRecords,
-		pkIndex:    newKeyIndex(),
 		ehkIndex:   make(map[string]uint64),
 	}
 }

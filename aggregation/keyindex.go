@@ -18,8 +18,6 @@ type keySlot struct {
 	idx  uint32
 }
 
-func newKeyIndex() keyIndex { return keyIndex{} }
-
 // find returns the table index of key (hashed to h) and whether it is there.
 func (x *keyIndex) find(h64 uint64, key string, table []byte) (uint64, bool) {
 	if x.used == 0 {

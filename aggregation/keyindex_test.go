@@ -10,7 +10,7 @@ import (
 func TestKeyIndexCollisions(t *testing.T) {
 	for _, hashes := range []uint64{1, 3, 1000} {
 		t.Run(fmt.Sprintf("hashes=%d", hashes), func(t *testing.T) {
-			x := newKeyIndex()
+			var x keyIndex
 			var table []byte
 			const n = 500
 			for i := range n {
