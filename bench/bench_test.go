@@ -5,16 +5,13 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
 	"github.com/kinesis-agg/kinesis_agg/events"
 	"github.com/kinesis-agg/kinesis_agg/internal/fakekinesis"
-	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 	"github.com/kinesis-agg/kinesis_agg/output"
 )
 
@@ -168,42 +165,24 @@ func BenchmarkFloor(b *testing.B) {
 	}
 }
 
-// flusher is an output.Instance talking to a fakekinesis over loopback, in this process.
+// flusher is an output.Instance talking to a fakekinesis in a child process over loopback.
 type flusher struct {
 	in   *output.Instance
-	fake *fakekinesis.Fake
+	fake *childFake
 	url  string
 }
 
-// newFlusher starts a fake and an instance for v. With client options, the instance's client is
-// the product's (kinesisapi.NewClient) with those options applied.
-func newFlusher(tb testing.TB, v variant, clientOpts ...func(*kinesis.Options)) *flusher {
+// newFlusher starts a fake and an instance for v.
+func newFlusher(tb testing.TB, v variant) *flusher {
 	tb.Helper()
-	fake, err := fakekinesis.New(fakekinesis.Options{Shards: benchShards, StreamName: benchStream})
+	fake := startChildFake(tb)
+	cfg := v.config(tb, fake.url)
+	in, err := output.New("kinesis_agg.0", cfg, output.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(fake)
-	cfg := v.config(tb, srv.URL)
-	var o output.Options
-	if len(clientOpts) > 0 {
-		c, err := kinesisapi.NewClient(context.Background(), kinesisapi.Config{Region: cfg.Region, Endpoint: cfg.Endpoint})
-		if err != nil {
-			srv.Close()
-			tb.Fatal(err)
-		}
-		o.Client = kinesis.New(c.Options(), clientOpts...)
-	}
-	in, err := output.New("kinesis_agg.0", cfg, o)
-	if err != nil {
-		srv.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		in.Close()
-		srv.Close()
-	})
-	fl := &flusher{in: in, fake: fake, url: srv.URL}
+	tb.Cleanup(in.Close)
+	fl := &flusher{in: in, fake: fake, url: fake.url}
 	// The shard map loads in the background; until it has, records go out plain. Flush until
 	// aggregates arrive, so that measured flushes run in the steady state.
 	chunk := generated()[0]
@@ -232,8 +211,8 @@ func BenchmarkFlush(b *testing.B) {
 	}
 }
 
-func benchFlush(b *testing.B, v variant, clientOpts ...func(*kinesis.Options)) {
-	fl := newFlusher(b, v, clientOpts...)
+func benchFlush(b *testing.B, v variant) {
+	fl := newFlusher(b, v)
 	chunks := generated()
 	records := 0
 	for _, c := range chunks {

@@ -41,6 +41,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childFakeEnv) != "" {
+		serveChildFake()
+	}
 	// The plugin's credential chain (in-process here, and in the C host, which inherits the
 	// environment) must find static keys and never look for instance metadata.
 	for k, v := range map[string]string{

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/kinesis-agg/kinesis_agg/internal/fastbase64"
 )
 
 // putRecordsSerializer replaces the SDK's serializer for PutRecords, the one call on the hot
@@ -116,10 +116,11 @@ func (g *guardedBody) Len() int {
 	return g.r.Len()
 }
 
-func (g *guardedBody) Close() {
+func (g *guardedBody) Close() error {
 	g.mu.Lock()
 	g.closed = true
 	g.mu.Unlock()
+	return nil
 }
 
 // WithFastPutRecords installs the PutRecords serializer and answer decoder as a client option (it
@@ -155,7 +156,7 @@ func appendPutRecordsBody(b []byte, h hash.Hash, in *kinesis.PutRecordsInput) []
 	size := len(`{"Records":[],"StreamARN":"","StreamName":""}`) + 2*len(deref(in.StreamARN)) + 2*len(deref(in.StreamName))
 	for i := range in.Records {
 		e := &in.Records[i]
-		size += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) + base64.StdEncoding.EncodedLen(len(e.Data)) +
+		size += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) + fastbase64.EncodedLen(len(e.Data)) +
 			2*len(deref(e.ExplicitHashKey)) + 2*len(deref(e.PartitionKey)) + 8
 	}
 	if cap(b) < size+sha256.Size {
@@ -176,9 +177,7 @@ func appendPutRecordsBody(b []byte, h hash.Hash, in *kinesis.PutRecordsInput) []
 		b = append(b, `{"Data":"`...)
 		for off := 0; off < len(e.Data); off += hashBlock {
 			chunk := e.Data[off:min(off+hashBlock, len(e.Data))]
-			n := len(b)
-			b = b[:n+base64.StdEncoding.EncodedLen(len(chunk))]
-			base64.StdEncoding.Encode(b[n:], chunk)
+			b = fastbase64.AppendEncode(b, chunk)
 			flush()
 		}
 		b = append(b, '"')

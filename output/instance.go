@@ -143,7 +143,9 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		})
 	in.limiter = delivery.NewLimiter(cfg.ShardRateLimit, in.maxRecordBytes)
 	in.shards = &metrics.ShardCounters{}
-	in.sender = delivery.New(client, in.tracker, delivery.Options{
+	// PutRecords, the one call per flush, bypasses the SDK's operation stack (see
+	// kinesisapi.PutRecordsClient); every other call goes through the SDK client.
+	in.sender = delivery.New(kinesisapi.NewPutRecordsClient(client), in.tracker, delivery.Options{
 		StreamName: cfg.StreamName,
 		StreamARN:  cfg.StreamARN,
 		Aggregate:  cfg.Aggregation,

