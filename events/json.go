@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // jsonEnc streams msgpack values as compact JSON. It is immutable.
@@ -230,7 +231,7 @@ func (e *jsonEnc) key(buf, src []byte, p, depth int) ([]byte, int, error) {
 
 // keyText appends s as a JSON string, replacing '.' when ReplaceDots is set.
 func (e *jsonEnc) keyText(buf, s []byte) []byte {
-	if !e.replace {
+	if !e.replace || bytes.IndexByte(s, '.') < 0 {
 		return appendString(buf, s)
 	}
 	buf = append(buf, '"')
@@ -331,114 +332,141 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a quoted JSON string, escaped like encoding/json with HTML escaping
 // off; invalid UTF-8 becomes \ufffd.
 func appendString(buf, s []byte) []byte {
-	buf = append(buf, '"')
-	buf = appendEscaped(buf, s)
-	return append(buf, '"')
+	// Most keys and many values are short and need no escaping: test them a word at a time and
+	// store them whole. s is usually a window into the chunk, so the bytes past its end are
+	// readable; shortMask drops them, and what they put in buf is past the closing quote or
+	// under it.
+	if n := len(s); n <= 16 && cap(s) >= 16 && cap(buf)-len(buf) >= 18 {
+		t := s[:16]
+		w0, w1 := binary.LittleEndian.Uint64(t), binary.LittleEndian.Uint64(t[8:])
+		if attention(w0)&shortMask[n][0]|attention(w1)&shortMask[n][1] == 0 {
+			o := len(buf)
+			d := buf[o : o+18]
+			d[0] = '"'
+			binary.LittleEndian.PutUint64(d[1:], w0)
+			binary.LittleEndian.PutUint64(d[9:], w1)
+			d[n+1] = '"'
+			return buf[:o+n+2]
+		}
+	}
+	return escape(buf, s, true)
 }
 
-// appendEscaped appends the escaped body of a JSON string (no quotes). It scans and copies in one
-// pass, 8 bytes at a time up to the next byte that needs attention.
-func appendEscaped(buf, s []byte) []byte {
-	n := len(s)
-	// Invariant: len(b)-o >= n-i+8, so a plain byte or an 8-byte store always fits.
-	b := slices.Grow(buf, n+8)
-	o := len(b)
-	b = b[:cap(b)]
-	i := 0
-	for i < n {
-		for i+8 <= n {
-			w := binary.LittleEndian.Uint64(s[i:])
-			binary.LittleEndian.PutUint64(b[o:], w) // bytes past the special one are overwritten later
-			if m := attention(w); m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				i += k
-				o += k
-				goto special
-			}
-			i += 8
-			o += 8
+// shortMask[n] masks the first n bytes of a 16-byte window, as two words.
+var shortMask = func() (t [17][2]uint64) {
+	for n := range t {
+		for i := 0; i < n; i++ {
+			t[n][i/8] |= 0xFF << (8 * (i % 8))
 		}
-		if i >= n {
+	}
+	return t
+}()
+
+// appendEscaped appends the escaped body of a JSON string (no quotes).
+func appendEscaped(buf, s []byte) []byte { return escape(buf, s, false) }
+
+// escape appends s escaped, in quotes if quote is set.
+func escape(buf, s []byte, quote bool) []byte {
+	if quote {
+		buf = append(buf, '"')
+	}
+	for {
+		var k int
+		buf, k = appendPlain(buf, s)
+		if k == len(s) {
 			break
 		}
-		if cap(s)-i >= 8 {
-			// Short tail: s is usually a window into the chunk, so the 8 bytes from i are
-			// readable; the mask drops the ones past len(s).
-			w := binary.LittleEndian.Uint64(s[i : i+8])
-			binary.LittleEndian.PutUint64(b[o:], w)
-			m := attention(w) & (uint64(1)<<(8*uint(n-i)) - 1)
-			if m == 0 {
-				o += n - i
-				break
-			}
-			k := bits.TrailingZeros64(m) >> 3
-			i += k
-			o += k
-		} else {
-			for i < n && s[i] < utf8.RuneSelf && safe[s[i]] {
-				b[o] = s[i]
-				i++
-				o++
-			}
-			if i >= n {
-				break
-			}
+		buf, s = escapeSome(buf, s[k:])
+	}
+	if quote {
+		buf = append(buf, '"')
+	}
+	return buf
+}
+
+// appendPlain appends the longest prefix of s that a JSON string holds as is and returns its
+// length. It scans and copies in one pass, a word at a time; bytes it stores past that prefix
+// are beyond the returned buffer's length, to be overwritten.
+func appendPlain(buf, s []byte) ([]byte, int) {
+	n := len(s)
+	if cap(buf)-len(buf) < n+8 {
+		buf = slices.Grow(buf, n+8)
+	}
+	free := buf[len(buf):cap(buf)]
+	// Words start before lim, so each one lies within s's memory (s is usually a window into the
+	// chunk, readable past its end) and, as they start before n, within free. Unchecked access
+	// keeps the loop to the word's test; a flag on the byte just past the end of s stops the
+	// count there.
+	lim := min(n, cap(s)-7)
+	sp, dp := unsafe.Pointer(unsafe.SliceData(s)), unsafe.Pointer(unsafe.SliceData(free))
+	k := 0
+	for ; k < lim; k += 8 {
+		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(sp, k))[:])
+		binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(dp, k))[:], w)
+		m := attention(w)
+		if r := n - k; r < 8 {
+			m |= 0x80 << (8 * uint(r))
 		}
-	special:
-		// An escape writes up to 6 bytes for 1 consumed: keep the invariant.
-		if need := n - i + 8 + 6; len(b)-o < need {
-			b = slices.Grow(b[:o], need)
-			b = b[:cap(b)]
+		if m != 0 {
+			k += bits.TrailingZeros64(m) >> 3
+			return buf[:len(buf)+k], k
 		}
+	}
+	// The last bytes of s's memory, one at a time.
+	for k < n && s[k] < utf8.RuneSelf && safe[s[k]] {
+		free[k] = s[k]
+		k++
+	}
+	return buf[:len(buf)+k], k
+}
+
+// escapeSome appends the escaped form of the special byte or the UTF-8 run at the start of s and
+// returns the rest of s.
+func escapeSome(b, s []byte) ([]byte, []byte) {
+	n := len(s)
+	i := 0
+	for {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			b[o] = '\\'
 			switch c {
 			case '\\', '"':
-				b[o+1] = c
+				b = append(b, '\\', c)
 			case '\b':
-				b[o+1] = 'b'
+				b = append(b, '\\', 'b')
 			case '\f':
-				b[o+1] = 'f'
+				b = append(b, '\\', 'f')
 			case '\n':
-				b[o+1] = 'n'
+				b = append(b, '\\', 'n')
 			case '\r':
-				b[o+1] = 'r'
+				b = append(b, '\\', 'r')
 			case '\t':
-				b[o+1] = 't'
+				b = append(b, '\\', 't')
 			default:
-				b[o+1], b[o+2], b[o+3], b[o+4], b[o+5] = 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF]
-				o += 4
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
-			o += 2
-			i++
-			continue
+			return b, s[i+1:]
 		}
 		if c >= 0xC2 && c <= 0xDF && i+1 < n && s[i+1]&0xC0 == 0x80 {
-			b[o], b[o+1] = c, s[i+1]
-			o += 2
+			b = append(b, c, s[i+1])
 			i += 2
 		} else if c >= 0xE1 && c <= 0xEF && c != 0xED && c != 0xE2 && i+2 < n && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
-			b[o], b[o+1], b[o+2] = c, s[i+1], s[i+2]
-			o += 3
+			b = append(b, c, s[i+1], s[i+2])
 			i += 3
 		} else {
 			r, size := utf8.DecodeRune(s[i:])
 			switch {
 			case r == utf8.RuneError && size == 1:
-				o += copy(b[o:], `\ufffd`)
+				b = append(b, `\ufffd`...)
 			case r == '\u2028' || r == '\u2029':
-				b[o], b[o+1], b[o+2], b[o+3], b[o+4], b[o+5] = '\\', 'u', '2', '0', '2', hexDigits[r&0xF]
-				o += 6
+				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 			default:
-				o += copy(b[o:], s[i:i+size])
+				b = append(b, s[i:i+size]...)
 			}
 			i += size
 		}
-		// Non-ASCII text tends to continue: skip the word scan while it does.
-		if i < n && s[i] >= utf8.RuneSelf {
-			goto special
+		// Non-ASCII text tends to continue: stay here while it does.
+		if i == n || s[i] < utf8.RuneSelf {
+			return b, s[i:]
 		}
 	}
-	return b[:o]
 }

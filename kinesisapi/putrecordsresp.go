@@ -319,19 +319,26 @@ func (s *scanner) str() (v []byte, ok bool, err error) {
 	}
 	s.i++
 	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v = s.b[start:s.i]
-			s.i++
-			return v, true, nil
-		case c == '\\':
+	// Find the closing quote with the vectorised search, then check the span once: sequence
+	// numbers and shard ids never hold escapes.
+	q := bytes.IndexByte(s.b[start:], '"')
+	if q < 0 {
+		s.i = len(s.b)
+		return nil, false, s.errorf("unterminated string")
+	}
+	v = s.b[start : start+q]
+	for j, c := range v {
+		if c == '\\' {
+			s.i = start + j
 			return s.unescape(start)
-		case c < 0x20:
+		}
+		if c < 0x20 {
+			s.i = start + j
 			return nil, false, s.errorf("control character in string")
 		}
 	}
-	return nil, false, s.errorf("unterminated string")
+	s.i = start + q + 1
+	return v, true, nil
 }
 
 // unescape finishes a string with escapes into scratch; s.i is at the first backslash.

@@ -97,16 +97,7 @@ func TestAnswerDecoderErrors(t *testing.T) {
 // TestAnswerDecoderAllocations checks the point of the decoder: a 500-entry answer costs a few
 // allocations, not a few per entry.
 func TestAnswerDecoderAllocations(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(`{"FailedRecordCount":0,"Records":[`)
-	for i := range 500 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-00000000000` + string(rune('0'+i%4)) + `"}`)
-	}
-	b.WriteString(`],"EncryptionType":"NONE"}`)
-	body := []byte(b.String())
+	body := answer500()
 	strs := &answerStrings{values: make(map[string]*string)}
 	out, err := decodePutRecordsOutput(body, strs)
 	if err != nil || len(out.Records) != 500 || aws.ToString(out.Records[499].ShardId) != "shardId-000000000003" {
@@ -116,6 +107,35 @@ func TestAnswerDecoderAllocations(t *testing.T) {
 	if allocs > 10 {
 		t.Errorf("%.0f allocations for 500 entries, want at most 10", allocs)
 	}
+}
+
+// BenchmarkDecodePutRecordsOutput decodes the answer to a 500-entry PutRecords (one entry per
+// log record without aggregation).
+func BenchmarkDecodePutRecordsOutput(b *testing.B) {
+	body := answer500()
+	strs := &answerStrings{values: make(map[string]*string)}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodePutRecordsOutput(body, strs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/entry")
+}
+
+// answer500 is a successful answer of 500 entries over 4 shards.
+func answer500() []byte {
+	var b strings.Builder
+	b.WriteString(`{"FailedRecordCount":0,"Records":[`)
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-00000000000` + string(rune('0'+i%4)) + `"}`)
+	}
+	b.WriteString(`],"EncryptionType":"NONE"}`)
+	return []byte(b.String())
 }
 
 // FuzzDecodePutRecordsOutput compares the decoder with encoding/json on arbitrary input: it must
