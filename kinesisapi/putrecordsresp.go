@@ -132,7 +132,14 @@ func decodePutRecordsOutput(body []byte, strs *answerStrings) (*kinesis.PutRecor
 			out.Records = make([]types.PutRecordsResultEntry, 0, n)
 			seqSpans = make([][2]int, 0, n)
 			seqBytes = make([]byte, 0, n*seqNumberLen)
+			var recent shardCache
 			return s.array(func() error {
+				if seq, shard, ok := s.plainEntry(); ok {
+					out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: recent.intern(shard, strs)})
+					seqSpans = append(seqSpans, [2]int{len(seqBytes), len(seqBytes) + len(seq)})
+					seqBytes = append(seqBytes, seq...)
+					return nil
+				}
 				var e types.PutRecordsResultEntry
 				span := [2]int{-1, -1}
 				err := s.object(func(field []byte) error {
@@ -192,6 +199,77 @@ func decodePutRecordsOutput(body []byte, strs *answerStrings) (*kinesis.PutRecor
 	}
 	return out, nil
 }
+
+// shardCache remembers the last shard ids of one answer, which repeat entry after entry, so
+// that most entries skip answerStrings' lock and map.
+type shardCache struct {
+	ids  [4][]byte // in the answer
+	ptrs [4]*string
+	next int
+}
+
+func (c *shardCache) intern(id []byte, strs *answerStrings) *string {
+	for i := range c.ids {
+		if c.ptrs[i] != nil && bytes.Equal(c.ids[i], id) {
+			return c.ptrs[i]
+		}
+	}
+	p := strs.intern(id)
+	c.ids[c.next], c.ptrs[c.next] = id, p
+	c.next = (c.next + 1) % len(c.ids)
+	return p
+}
+
+// Entry prefixes of the answers Kinesis writes: compact, sequence number first.
+const (
+	plainEntryStart = `{"SequenceNumber":"`
+	plainEntryShard = `","ShardId":"`
+)
+
+// plainEntry reads an accepted entry written the way Kinesis writes it,
+// {"SequenceNumber":"…","ShardId":"…"} with printable ASCII values, and reports whether it was
+// one; anything else leaves s where it was for the general path.
+func (s *scanner) plainEntry() (seq, shard []byte, ok bool) {
+	b := s.b[s.i:]
+	if !bytes.HasPrefix(b, []byte(plainEntryStart)) {
+		return nil, nil, false
+	}
+	b = b[len(plainEntryStart):]
+	seq, b, ok = plainValue(b)
+	if !ok || !bytes.HasPrefix(b, []byte(plainEntryShard)) {
+		return nil, nil, false
+	}
+	shard, b, ok = plainValue(b[len(plainEntryShard):])
+	if !ok || len(b) < 2 || b[0] != '"' || b[1] != '}' {
+		return nil, nil, false
+	}
+	s.i = len(s.b) - len(b) + 2
+	return seq, shard, true
+}
+
+// plainValue returns the string value at the start of b, up to its closing '"', and what follows
+// from that quote on; ok is false when the value holds anything but printable ASCII other than
+// '\\' (escapes, control characters, UTF-8), which the general path reads.
+func plainValue(b []byte) (v, rest []byte, ok bool) {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		return nil, nil, false
+	}
+	for _, c := range b[:q] {
+		if !printable[c] {
+			return nil, nil, false
+		}
+	}
+	return b[:q], b[q:], true
+}
+
+// printable marks the bytes plainValue takes as they are.
+var printable = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '\\'
+	}
+	return t
+}()
 
 // scanner reads the JSON values of an answer in place.
 type scanner struct {

@@ -30,6 +30,11 @@ var answerCases = []struct {
 	{"empty", `{"FailedRecordCount":0,"Records":[]}`},
 	{"no records member", `{}`},
 	{"duplicate member: the last wins", `{"Records":[{"SequenceNumber":"1","SequenceNumber":"22","ShardId":"a","ShardId":"b"}]}`},
+	// Entries that start like the ones Kinesis writes but that the plain-entry path must leave
+	// to the general one.
+	{"near-plain entries", `{"Records":[{"SequenceNumber":"","ShardId":""},{"SequenceNumber":"1\u0032","ShardId":"s"},` +
+		`{"SequenceNumber":"3","ShardId":"s\"t"},{"SequenceNumber":"4","ShardId":"s","ShardId":"u"},{"SequenceNumber":"5","ShardId":"é"},` +
+		`{"SequenceNumber":"6","ShardId":"s" },{"SequenceNumber":"7","ShardId":"s"}]}`},
 }
 
 // TestAnswerDecoderMatchesSDK decodes each answer with the SDK's decoder and with ours, through
