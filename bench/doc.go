@@ -5,12 +5,13 @@
 //     ~2 MB, ~6,000 Kubernetes-style records of ~330 bytes of JSON, 1,000 partition keys):
 //     chunk to user records (events), routing + aggregation + sealing over 4 shards
 //     (aggregation.Manager), and PutRecords request building + serialization + signing with the
-//     real AWS SDK client against a canned answer.
+//     product's kinesisapi.PutRecordsClient against a canned answer.
 //   - BenchmarkFloor: the work no implementation can skip for the same records (the KPL MD5 over
 //     each aggregate, the base64 of the JSON protocol, the SigV4 SHA-256 of each request body,
 //     the MD5 of each partition key), part by part and summed.
-//   - BenchmarkFlush: output.Instance.Flush, the whole flush minus the network, against
-//     internal/fakekinesis over loopback.
+//   - BenchmarkFlush: output.Instance.Flush, the whole flush, against internal/fakekinesis
+//     over loopback in a child process (this test binary re-executed), so that its CPU time and
+//     allocations are the plugin's alone.
 //   - TestBenchTable (go test ./bench -run TestBenchTable -v -bench-table [-bench-out=FILE]): all of the above as a
 //     markdown table, with the whole flush as a multiple of the floor.
 //   - TestPluginBenchmark (go test ./bench -run TestPluginBenchmark -v -plugin-bench [-plugin-repeat=75]): the built
