@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,11 +129,16 @@ func TestPutRecordsClientMatchesSDK(t *testing.T) {
 	isolateEnv(t, true)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var reqs []*http.Request
-			var bodies [][]byte
+			var (
+				mu     sync.Mutex
+				reqs   []*http.Request
+				bodies [][]byte
+			)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, _ := io.ReadAll(r.Body)
-				reqs, bodies = append(reqs, r), append(bodies, b)
+				mu.Lock()
+				reqs, bodies = append(reqs, r.Clone(context.Background())), append(bodies, b)
+				mu.Unlock()
 				if tt.hangup {
 					c, _, _ := w.(http.Hijacker).Hijack()
 					c.Close()
@@ -167,6 +173,8 @@ func TestPutRecordsClientMatchesSDK(t *testing.T) {
 				t.Errorf("result differs:\n got %s\nwant %s", g, w)
 			}
 			// Failed answers are replayed to the SDK, not sent again.
+			mu.Lock()
+			defer mu.Unlock()
 			if len(reqs) != 2 {
 				t.Fatalf("server saw %d requests, want one per client", len(reqs))
 			}
@@ -298,7 +306,13 @@ func (c *cannedHTTP) Do(r *http.Request) (*http.Response, error) {
 	return &c.resp, nil
 }
 
+// raceEnabled is set by race_test.go when built with -race.
+var raceEnabled bool
+
 func TestPutRecordsClientAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
 	isolateEnv(t, true)
 	const entries = 500
 	var answer strings.Builder
