@@ -2,6 +2,7 @@ package events
 
 import (
 	"crypto/md5"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -238,6 +239,13 @@ type eventTime struct {
 // event converts the event at src[start:] and returns the offset past it. An error means the
 // chunk is malformed there; rejections are recorded in b and are not errors.
 func (c *Converter) event(src []byte, start int, b *Batch) (int, error) {
+	// Fluent Bit's usual v2 event, [[EventTime, {}], map], needs no general decoding.
+	if rp := v2Record(src, start); rp > 0 {
+		e := src[start+4 : start+12]
+		if sec := binary.BigEndian.Uint32(e); sec != groupStart && sec != groupEnd {
+			return c.record(src, start, rp, eventTime{int64(sec), int64(binary.BigEndian.Uint32(e[4:]))}, b)
+		}
+	}
 	h, p, err := readHdr(src, start)
 	if err != nil {
 		return 0, err
@@ -289,6 +297,26 @@ func (c *Converter) event(src []byte, start int, b *Batch) (int, error) {
 		return c.reject(src, start, b, "record is not a map (msgpack type "+describe(rh)+")")
 	}
 	return c.record(src, start, rp, ts, b)
+}
+
+// v2Record returns the offset of the record of the event at src[start:] when the event starts
+// like [[EventTime, {}], map], else 0. The empty metadata map is a fixmap or, as Fluent Bit
+// writes it, a map32.
+func v2Record(src []byte, start int) int {
+	e := src[start:]
+	if len(e) < 18 || binary.BigEndian.Uint32(e) != 0x9292d700 {
+		return 0
+	}
+	rp := 13
+	if e[12] == 0xdf && binary.BigEndian.Uint32(e[13:]) == 0 {
+		rp = 17
+	} else if e[12] != 0x80 {
+		return 0
+	}
+	if c := e[rp]; c>>4 != 0x8 && c != 0xde && c != 0xdf {
+		return 0
+	}
+	return start + rp
 }
 
 // reject records the event at src[start:] as rejected and returns the offset past it.
@@ -492,13 +520,27 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 // recordJSON writes the map record at src[rp:] as JSON, noting where the keyed fields are.
 func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, locs, int, error) {
 	l := locs{pk: -1, ehk: -1, log: -1}
-	h, q, err := readHdr(src, rp)
-	if err != nil {
-		return buf, l, q, err
+	n, q, ok := fixmapAt(src, rp)
+	if !ok {
+		h, hq, err := readHdr(src, rp)
+		if err != nil {
+			return buf, l, hq, err
+		}
+		n, q = h.n, hq
+	}
+	var err error
+	if c.dataKeys == nil && c.ehk == nil {
+		// The usual case: every member is written and only the partition key is looked for, as
+		// in a nested map.
+		if buf, q, l.pk, err = c.enc.members(buf, src, q, n, 0, c.pk); err != nil {
+			return buf, l, q, err
+		}
+		l.pkResolved = true
+		return c.closeRecord(buf, n, ts), l, q, nil
 	}
 	buf = append(buf, '{')
 	written := 0
-	for i := 0; i < h.n; i++ {
+	for i := 0; i < n; i++ {
 		kp := q
 		var (
 			key []byte
@@ -556,6 +598,11 @@ func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, l
 			return buf, l, q, err
 		}
 	}
+	return c.closeRecord(buf, written, ts), l, q, nil
+}
+
+// closeRecord appends the time key, if any, and the closing brace to a record of written members.
+func (c *Converter) closeRecord(buf []byte, written int, ts eventTime) []byte {
 	if c.timeKeyJSON != nil {
 		if written > 0 {
 			buf = append(buf, ',')
@@ -564,7 +611,7 @@ func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, l
 		buf = c.appendTime(buf, ts)
 		buf = append(buf, '"')
 	}
-	return append(buf, '}'), l, q, nil
+	return append(buf, '}')
 }
 
 // appendTime appends the formatted event time, escaped for a JSON string.

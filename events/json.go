@@ -19,29 +19,46 @@ type jsonEnc struct {
 	replace bool
 }
 
+// strAt returns the payload bounds of the fixstr or str8 at src[p:], the string headers that log
+// records use; ok is false for any other value and for a truncated payload, which the general
+// path reports.
+func strAt(src []byte, p int) (s, end int, ok bool) {
+	if uint(p) >= uint(len(src)) {
+		return 0, 0, false
+	}
+	switch c := src[p]; {
+	case c>>5 == 0xa0>>5:
+		s, end = p+1, p+1+int(c&0x1f)
+	case c == 0xd9 && p+1 < len(src):
+		s, end = p+2, p+2+int(src[p+1])
+	default:
+		return 0, 0, false
+	}
+	return s, end, end <= len(src)
+}
+
+// fixmapAt returns the element count of the fixmap at src[p:] and the offset past its header; ok
+// is false for any other value, and for a count the rest of src cannot hold (see container).
+func fixmapAt(src []byte, p int) (n, q int, ok bool) {
+	if uint(p) >= uint(len(src)) || src[p]>>4 != 0x8 {
+		return 0, 0, false
+	}
+	n, q = int(src[p]&0x0f), p+1
+	return n, q, 2*n <= len(src)-q
+}
+
 // value appends the JSON form of the msgpack value at src[p:] and returns the grown buffer and the
 // offset past the value. On error buf holds partial output that the caller must discard.
 func (e *jsonEnc) value(buf, src []byte, p, depth int) ([]byte, int, error) {
-	// Fast paths for the most common scalars in log records.
-	if p < len(src) {
-		c := src[p]
-		if c <= 0x7f {
-			return strconv.AppendUint(buf, uint64(c), 10), p + 1, nil
-		}
-		if c >= 0xa0 && c <= 0xbf {
-			n := int(c & 0x1f)
-			if n > len(src)-p-1 {
-				return buf, p, ErrTruncated
-			}
-			return appendString(buf, src[p+1:p+1+n]), p + 1 + n, nil
-		}
-		if c == 0xd9 && p+1 < len(src) { // str8
-			n := int(src[p+1])
-			if n > len(src)-p-2 {
-				return buf, p, ErrTruncated
-			}
-			return appendString(buf, src[p+2:p+2+n]), p + 2 + n, nil
-		}
+	// Fast paths for the most common values in log records.
+	if s, end, ok := strAt(src, p); ok {
+		return appendString(buf, src[s:end]), end, nil
+	}
+	if p < len(src) && src[p] <= 0x7f {
+		return strconv.AppendUint(buf, uint64(src[p]), 10), p + 1, nil
+	}
+	if n, q, ok := fixmapAt(src, p); ok {
+		return e.object(buf, src, q, n, depth)
 	}
 	h, q, err := readHdr(src, p)
 	if err != nil {
@@ -77,97 +94,169 @@ func (e *jsonEnc) value(buf, src []byte, p, depth int) ([]byte, int, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			if buf, q, err = e.value(buf, src, q, depth+1); err != nil {
+			if s, end, ok := strAt(src, q); ok {
+				buf, q = appendString(buf, src[s:end]), end
+			} else if buf, q, err = e.value(buf, src, q, depth+1); err != nil {
 				return buf, q, err
 			}
 		}
 		buf = append(buf, ']')
 	case tMap:
-		if depth >= maxDepth {
-			return buf, q, errTooDeep
-		}
-		buf = append(buf, '{')
-		for i := 0; i < h.n; i++ {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			if buf, q, err = e.key(buf, src, q, depth+1); err != nil {
-				return buf, q, err
-			}
-			buf = append(buf, ':')
-			if buf, q, err = e.value(buf, src, q, depth+1); err != nil {
-				return buf, q, err
-			}
-		}
-		buf = append(buf, '}')
+		return e.object(buf, src, q, h.n, depth)
 	}
 	return buf, q, nil
 }
 
-// valueFind is value for a value that may contain the field path: while it writes a map it
-// notes the offset of the value that path names (the last duplicate wins), saving a second scan.
-// found is -1 when the path is absent or the value is not a map.
-func (e *jsonEnc) valueFind(buf, src []byte, p, depth int, path []string) (out []byte, q, found int, err error) {
-	if p >= len(src) {
-		return buf, p, -1, ErrTruncated
-	}
-	if c := src[p]; c>>4 != 0x8 && c != 0xde && c != 0xdf { // not a map
-		buf, q, err = e.value(buf, src, p, depth)
-		return buf, q, -1, err
-	}
-	h, q, err := readHdr(src, p)
-	if err != nil {
-		return buf, q, -1, err
-	}
+// object writes the n key/value pairs at src[q:] of a map at depth as a JSON object and returns
+// the offset past them.
+func (e *jsonEnc) object(buf, src []byte, q, n, depth int) ([]byte, int, error) {
+	buf, q, _, err := e.members(buf, src, q, n, depth, nil)
+	return append(buf, '}'), q, err
+}
+
+// members writes the n key/value pairs at src[q:] of a map at depth as a JSON object without
+// its closing brace and returns the offset past them. With a path it also returns the offset of
+// the value that path names (the last duplicate wins; -1 when absent), saving a second scan.
+func (e *jsonEnc) members(buf, src []byte, q, n, depth int, path []string) (out []byte, end, found int, err error) {
 	if depth >= maxDepth {
 		return buf, q, -1, errTooDeep
 	}
 	found = -1
-	buf = append(buf, '{')
-	for i := 0; i < h.n; i++ {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		kp := q
-		var (
-			key   []byte
-			isStr bool
-		)
-		if kp < len(src) && src[kp]>>5 == 0xa0>>5 { // fixstr
-			q = kp + 1 + int(src[kp]&0x1f)
-			if q > len(src) {
-				return buf, kp, -1, ErrTruncated
+	if n == 0 {
+		return append(buf, '{'), q, found, nil
+	}
+	// Item j is a key when j is even, else a value. plainItems writes the runs of short plain
+	// strings; this loop writes the rest, and the keys that may be path[0] with their values.
+	var stop uint64 // bit i set: plainItems leaves keys of length i to this loop
+	switch {
+	case e.replace:
+		stop = ^uint64(0)
+	case path != nil && len(path[0]) < 64:
+		stop = 1 << len(path[0])
+	}
+	match := false // item j-1 is the key path[0]
+	for j := 0; j < 2*n; j++ {
+		// plainItems would stop at once at the key path[0]'s value and, with ReplaceDots, at a key.
+		if !match && (j&1 != 0 || stop != ^uint64(0)) {
+			if buf, q, j = plainItems(buf, src, q, j, 2*n, stop); j == 2*n {
+				break
 			}
-			key, isStr = src[kp+1:q], true
-			buf = e.keyText(buf, key)
-		} else {
-			kh, kq, err := readHdr(src, kp)
+		}
+		buf = append(buf, sepBefore(j))
+		if j&1 == 0 {
+			if s, end, ok := strAt(src, q); ok {
+				key := src[s:end]
+				match = path != nil && string(key) == path[0]
+				if e.replace {
+					buf = e.keyText(buf, key)
+				} else {
+					buf = appendString(buf, key)
+				}
+				q = end
+				continue
+			}
+			kh, kq, err := readHdr(src, q)
 			if err != nil {
 				return buf, kq, -1, err
 			}
-			if kh.t == tStr || kh.t == tBin {
-				key, isStr = src[kq:kq+kh.n], true
-			}
-			if buf, q, err = e.key(buf, src, kp, depth+1); err != nil {
+			match = path != nil && (kh.t == tStr || kh.t == tBin) && string(src[kq:kq+kh.n]) == path[0]
+			if buf, q, err = e.key(buf, src, q, depth+1); err != nil {
 				return buf, q, -1, err
 			}
+			continue
 		}
-		buf = append(buf, ':')
-		vp := q
-		switch {
-		case !isStr || string(key) != path[0]:
-			buf, q, err = e.value(buf, src, vp, depth+1)
-		case len(path) == 1:
-			found = vp
-			buf, q, err = e.value(buf, src, vp, depth+1)
-		default:
-			buf, q, found, err = e.valueFind(buf, src, vp, depth+1, path[1:])
+		if match {
+			match = false
+			if len(path) > 1 {
+				if buf, q, found, err = e.valueFind(buf, src, q, depth+1, path[1:]); err != nil {
+					return buf, q, -1, err
+				}
+				continue
+			}
+			found = q
 		}
-		if err != nil {
+		if s, end, ok := strAt(src, q); ok {
+			buf, q = appendString(buf, src[s:end]), end
+		} else if buf, q, err = e.value(buf, src, q, depth+1); err != nil {
 			return buf, q, -1, err
 		}
 	}
-	return append(buf, '}'), q, found, nil
+	return buf, q, found, nil
+}
+
+// sepBefore returns what goes before item j of a map's items: '{', then ':' before a value and
+// ',' before a key.
+func sepBefore(j int) byte {
+	switch {
+	case j == 0:
+		return '{'
+	case j&1 != 0:
+		return ':'
+	}
+	return ','
+}
+
+// plainItems writes items j, j+1 ... of a map (see members) while they are fixstrs or str8s of at
+// most 32 bytes that need no escaping, most keys and many values, and returns the grown buffer,
+// the offset past them and the index of the first item left. It stops before item n2 and before
+// the keys the caller must see, those whose length is a bit set in stop. It calls nothing, so its
+// state stays in registers. Like appendString, it stores the 32 bytes after a string's header
+// whole, bounded by its length in buf; the loop condition keeps them inside src.
+func plainItems(buf, src []byte, q, j, n2 int, stop uint64) ([]byte, int, int) {
+	for ; j < n2 && q+34 <= len(src) && cap(buf)-len(buf) >= 35; j++ {
+		var s, n int
+		switch c := src[q]; {
+		case c>>5 == 0xa0>>5:
+			s, n = q+1, int(c&0x1f)
+		case c == 0xd9:
+			s, n = q+2, int(src[q+1])
+		default:
+			return buf, q, j
+		}
+		if n > 32 || j&1 == 0 && stop>>n&1 != 0 {
+			return buf, q, j
+		}
+		t := (*[32]byte)(src[s:])
+		w0, w1 := binary.LittleEndian.Uint64(t[:]), binary.LittleEndian.Uint64(t[8:])
+		w2, w3 := binary.LittleEndian.Uint64(t[16:]), binary.LittleEndian.Uint64(t[24:])
+		if n <= 16 {
+			if !plain16(w0, w1, n) {
+				return buf, q, j
+			}
+		} else if m := &strMask[n]; attention(w0)|attention(w1)|attention(w2)&m[2]|attention(w3)&m[3] != 0 {
+			return buf, q, j
+		}
+		o := len(buf)
+		d := (*[35]byte)(buf[o:cap(buf)])
+		d[0], d[1] = sepBefore(j), '"'
+		binary.LittleEndian.PutUint64(d[2:], w0)
+		binary.LittleEndian.PutUint64(d[10:], w1)
+		binary.LittleEndian.PutUint64(d[18:], w2)
+		binary.LittleEndian.PutUint64(d[26:], w3)
+		d[n+2] = '"'
+		buf, q = buf[:o+n+3], s+n
+	}
+	return buf, q, j
+}
+
+// valueFind is value for a value that may contain the field path: while it writes a map it
+// notes the offset of the value that path names (see members). found is -1 when the path is
+// absent or the value is not a map.
+func (e *jsonEnc) valueFind(buf, src []byte, p, depth int, path []string) (out []byte, q, found int, err error) {
+	n, q, ok := fixmapAt(src, p)
+	if !ok {
+		if p >= len(src) || src[p] != 0xde && src[p] != 0xdf { // not a map
+			buf, q, err = e.value(buf, src, p, depth)
+			return buf, q, -1, err
+		}
+		h, hq, err := readHdr(src, p)
+		if err != nil {
+			return buf, hq, -1, err
+		}
+		n, q = h.n, hq
+	}
+	buf, q, found, err = e.members(buf, src, q, n, depth, path)
+	return append(buf, '}'), q, found, err
 }
 
 // key appends the map key at src[p:] as a JSON string. str and bin keys keep their bytes; scalar
@@ -314,9 +403,11 @@ const (
 // attention returns a mask with the high bit set in the lowest byte of w (in memory order) that
 // needs attention when writing a JSON string: a control byte, '"', '\\' or a byte >= 0x80. Borrows
 // only spread upwards from such a byte, so the lowest flagged byte is exact; higher flags may be
-// false positives, which is fine for finding the first one.
+// false positives, which is fine for finding the first one. One subtraction finds both control
+// bytes and '"': xor 0x02 keeps 0x00-0x1f among themselves and turns '"' (0x22) into 0x20, the
+// only other ASCII byte it takes below 0x21.
 func attention(w uint64) uint64 {
-	return ((w - lsb*0x20) | ((w ^ (lsb * '"')) - lsb) | ((w ^ (lsb * '\\')) - lsb) | w) & msb
+	return (((w ^ (lsb * 0x02)) - lsb*0x21) | ((w ^ (lsb * '\\')) - lsb) | w) & msb
 }
 
 // safe marks the ASCII bytes that a JSON string can hold unescaped.
@@ -334,26 +425,45 @@ const hexDigits = "0123456789abcdef"
 func appendString(buf, s []byte) []byte {
 	// Most keys and many values are short and need no escaping: test them a word at a time and
 	// store them whole. s is usually a window into the chunk, so the bytes past its end are
-	// readable; shortMask drops them, and what they put in buf is past the closing quote or
+	// readable; strMask drops them, and what they put in buf is past the closing quote or
 	// under it.
-	if n := len(s); n <= 16 && cap(s) >= 16 && cap(buf)-len(buf) >= 18 {
-		t := s[:16]
+	if n := len(s); n <= 32 && cap(s) >= 32 && cap(buf)-len(buf) >= 34 {
+		t := s[:32]
+		o := len(buf)
+		d := buf[o : o+34]
 		w0, w1 := binary.LittleEndian.Uint64(t), binary.LittleEndian.Uint64(t[8:])
-		if attention(w0)&shortMask[n][0]|attention(w1)&shortMask[n][1] == 0 {
-			o := len(buf)
-			d := buf[o : o+18]
-			d[0] = '"'
-			binary.LittleEndian.PutUint64(d[1:], w0)
-			binary.LittleEndian.PutUint64(d[9:], w1)
-			d[n+1] = '"'
-			return buf[:o+n+2]
+		if n <= 16 {
+			if plain16(w0, w1, n) {
+				d[0] = '"'
+				binary.LittleEndian.PutUint64(d[1:], w0)
+				binary.LittleEndian.PutUint64(d[9:], w1)
+				d[n+1] = '"'
+				return buf[:o+n+2]
+			}
+		} else {
+			w2, w3 := binary.LittleEndian.Uint64(t[16:]), binary.LittleEndian.Uint64(t[24:])
+			m := &strMask[n]
+			if attention(w0)|attention(w1)|attention(w2)&m[2]|attention(w3)&m[3] == 0 {
+				d[0] = '"'
+				binary.LittleEndian.PutUint64(d[1:], w0)
+				binary.LittleEndian.PutUint64(d[9:], w1)
+				binary.LittleEndian.PutUint64(d[17:], w2)
+				binary.LittleEndian.PutUint64(d[25:], w3)
+				d[n+1] = '"'
+				return buf[:o+n+2]
+			}
 		}
 	}
 	return escape(buf, s, true)
 }
 
-// shortMask[n] masks the first n bytes of a 16-byte window, as two words.
-var shortMask = func() (t [17][2]uint64) {
+// plain16 reports whether the first n <= 16 bytes of the 16-byte window w0, w1 need no escaping.
+func plain16(w0, w1 uint64, n int) bool {
+	return attention(w0)&strMask[n][0]|attention(w1)&strMask[n][1] == 0
+}
+
+// strMask[n] masks the first n bytes of a 32-byte window, as four words.
+var strMask = func() (t [33][4]uint64) {
 	for n := range t {
 		for i := 0; i < n; i++ {
 			t[n][i/8] |= 0xFF << (8 * (i % 8))
@@ -393,24 +503,27 @@ func appendPlain(buf, s []byte) ([]byte, int) {
 		buf = slices.Grow(buf, n+8)
 	}
 	free := buf[len(buf):cap(buf)]
-	// Words start before lim, so each one lies within s's memory (s is usually a window into the
-	// chunk, readable past its end) and, as they start before n, within free. Unchecked access
-	// keeps the loop to the word's test; a flag on the byte just past the end of s stops the
-	// count there.
-	lim := min(n, cap(s)-7)
+	// Each word lies within s's memory (s is usually a window into the chunk, readable past its
+	// end) and, as it starts before n, within free: whole words of s end by n <= cap(s), and the
+	// partial last word is read only when it starts before cap(s)-7. Unchecked access keeps the
+	// loop to the word's test.
 	sp, dp := unsafe.Pointer(unsafe.SliceData(s)), unsafe.Pointer(unsafe.SliceData(free))
 	k := 0
-	for ; k < lim; k += 8 {
+	for ; k+8 <= n; k += 8 {
 		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(sp, k))[:])
 		binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(dp, k))[:], w)
-		m := attention(w)
-		if r := n - k; r < 8 {
-			m |= 0x80 << (8 * uint(r))
-		}
-		if m != 0 {
+		if m := attention(w); m != 0 {
 			k += bits.TrailingZeros64(m) >> 3
 			return buf[:len(buf)+k], k
 		}
+	}
+	if k < n && k < cap(s)-7 {
+		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(sp, k))[:])
+		binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(dp, k))[:], w)
+		// A flag on the byte just past the end of s stops the count there.
+		m := attention(w) | 0x80<<(8*uint(n-k))
+		k += bits.TrailingZeros64(m) >> 3
+		return buf[:len(buf)+k], k
 	}
 	// The last bytes of s's memory, one at a time.
 	for k < n && s[k] < utf8.RuneSelf && safe[s[k]] {

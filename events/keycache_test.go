@@ -44,3 +44,19 @@ func BenchmarkKeyCacheHit(b *testing.B) {
 		k.hash(arena, 0, len(arena))
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		s := []byte(strings.Repeat("a", n))
+		if !isASCII(s) {
+			t.Fatalf("len %d: ASCII reported as not", n)
+		}
+		for i := range s {
+			s[i] = 0x80
+			if isASCII(s) {
+				t.Fatalf("len %d: byte 0x80 at %d missed", n, i)
+			}
+			s[i] = 'a'
+		}
+	}
+}

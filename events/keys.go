@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	crand "crypto/rand"
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"math/rand/v2"
@@ -22,6 +23,9 @@ const maxKeyUnits = 256
 func appendPartitionKey(dst, src []byte, vp int) ([]byte, bool) {
 	if vp < 0 {
 		return dst, false
+	}
+	if s, end, ok := strAt(src, vp); ok && end > s { // the usual case
+		return appendKeyText(dst, src[s:end]), true
 	}
 	h, q, err := readHdr(src, vp)
 	if err != nil {
@@ -57,8 +61,9 @@ func appendPartitionKey(dst, src []byte, vp int) ([]byte, bool) {
 // appendKeyText appends s with invalid UTF-8 replaced by U+FFFD, cut at a character boundary to
 // at most maxKeyUnits UTF-16 code units.
 func appendKeyText(dst, s []byte) []byte {
-	// A valid string of at most 256 bytes has at most 256 code units.
-	if len(s) <= maxKeyUnits && utf8.Valid(s) {
+	// A valid string of at most 256 bytes has at most 256 code units. Keys are mostly ASCII,
+	// which a word test settles faster than utf8.Valid.
+	if len(s) <= maxKeyUnits && (isASCII(s) || utf8.Valid(s)) {
 		return append(dst, s...)
 	}
 	units := 0
@@ -80,6 +85,24 @@ func appendKeyText(dst, s []byte) []byte {
 		i += size
 	}
 	return dst
+}
+
+// isASCII reports whether s is all ASCII, a word at a time.
+func isASCII(s []byte) bool {
+	if len(s) < 8 {
+		var b byte
+		for _, c := range s {
+			b |= c
+		}
+		return b < utf8.RuneSelf
+	}
+	// Whole words, then the last 8 bytes (overlapping the last whole word).
+	var w uint64
+	for i := 0; i+8 <= len(s); i += 8 {
+		w |= binary.LittleEndian.Uint64(s[i:])
+	}
+	w |= binary.LittleEndian.Uint64(s[len(s)-8:])
+	return w&msb == 0
 }
 
 // ehkState is the outcome of reading an explicit hash key field.
