@@ -14,7 +14,12 @@ type arena struct {
 	cur    int // index of the block being filled
 }
 
-const arenaBlockSize = 4 << 20
+// Blocks start small and double up to arenaBlockSize: most flushes need only a few decimal hash
+// keys, and a Manager per concurrent flush should not hold megabytes for them.
+const (
+	arenaFirstBlock = 4 << 10
+	arenaBlockSize  = 4 << 20
+)
 
 // alloc returns a zero-length-prefixed slice with capacity n that stays valid until reset.
 func (a *arena) alloc(n int) []byte {
@@ -28,7 +33,11 @@ func (a *arena) alloc(n int) []byte {
 			break
 		}
 	}
-	size := max(arenaBlockSize, n)
+	next := arenaFirstBlock
+	if k := len(a.blocks); k > 0 {
+		next = min(arenaBlockSize, 2*cap(a.blocks[k-1]))
+	}
+	size := max(next, n)
 	b := make([]byte, n, size)
 	if a.cur < len(a.blocks) {
 		a.blocks[a.cur] = b
@@ -47,9 +56,17 @@ func (a *arena) decimal(k hashkey.Key) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
+// reset empties the arena for the next round, keeping the blocks this round used and dropping
+// the others: the copies made while aggregators learn how much room their key tables need come
+// only in a Manager's first rounds, and their megabytes should not stay.
 func (a *arena) reset() {
-	for i := range a.blocks {
-		a.blocks[i] = a.blocks[i][:0]
+	kept := a.blocks[:0]
+	for _, b := range a.blocks {
+		if len(b) > 0 {
+			kept = append(kept, b[:0])
+		}
 	}
+	clear(a.blocks[len(kept):])
+	a.blocks = kept
 	a.cur = 0
 }

@@ -30,7 +30,7 @@ func (s *Sender) Deliver(ctx context.Context, recs []aggregation.UserRecord) Res
 		return res
 	}
 	start := s.now()
-	w := s.pool.Get().(*work)
+	w := s.pool.Get()
 	defer s.release(w)
 
 	w.pending = w.pending[:0]

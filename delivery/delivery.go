@@ -14,13 +14,13 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
+	"github.com/kinesis-agg/kinesis_agg/internal/freelist"
 	"github.com/kinesis-agg/kinesis_agg/ledger"
 	"github.com/kinesis-agg/kinesis_agg/topology"
 )
@@ -105,14 +105,18 @@ type Sender struct {
 	topo Topology
 	o    Options
 
-	pool sync.Pool // of *work
+	pool *freelist.List[work]
 
 	// now and sleep are replaced by tests.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) bool
 }
 
-// work is the per-call scratch state, pooled across calls.
+// maxIdleWork bounds the idle scratch states kept: one per concurrent Deliver is what a Sender
+// builds, and Fluent Bit runs a few workers per output.
+const maxIdleWork = 16
+
+// work is the per-call scratch state, kept across calls (aggregators and their buffers).
 type work struct {
 	m       *aggregation.Manager
 	entries []types.PutRecordsRequestEntry
@@ -156,11 +160,11 @@ func New(api PutRecordsAPI, topo Topology, o Options) *Sender {
 	if o.Limiter != nil {
 		steering = o.Limiter
 	}
-	s.pool.New = func() any {
+	s.pool = freelist.New(maxIdleWork, func() *work {
 		m := aggregation.NewManager(limits)
 		m.SetSteering(steering)
 		return &work{m: m}
-	}
+	})
 	return s
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/kinesis-agg/kinesis_agg/deadletter"
 	"github.com/kinesis-agg/kinesis_agg/delivery"
 	"github.com/kinesis-agg/kinesis_agg/events"
+	"github.com/kinesis-agg/kinesis_agg/internal/freelist"
 	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 	"github.com/kinesis-agg/kinesis_agg/ledger"
 	"github.com/kinesis-agg/kinesis_agg/metrics"
@@ -49,6 +50,10 @@ func (s Status) String() string {
 // describeTimeout bounds the DescribeStreamSummary call at start-up.
 const describeTimeout = 10 * time.Second
 
+// maxIdleFlushState bounds the converted-record batches kept between flushes: one per
+// concurrent flush is what an instance builds.
+const maxIdleFlushState = 16
+
 // Instance is one [OUTPUT] section. Flush is safe for concurrent use (Fluent Bit `Workers N`).
 type Instance struct {
 	name    string
@@ -66,7 +71,7 @@ type Instance struct {
 	sender      *delivery.Sender
 	ledger      *ledger.Ledger
 	client      *kinesis.Client
-	batches     sync.Pool // of *events.Batch
+	batches     *freelist.List[events.Batch]
 
 	maxRecordBytes int
 
@@ -130,7 +135,7 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	in.conv = conv
-	in.batches.New = func() any { return new(events.Batch) }
+	in.batches = freelist.New(maxIdleFlushState, func() *events.Batch { return new(events.Batch) })
 
 	// The shard map is loaded even without aggregation: it predicts each record's shard for
 	// per-shard pacing.
@@ -292,7 +297,7 @@ func (in *Instance) Flush(chunk []byte, tag string) Status {
 }
 
 func (in *Instance) flush(chunk []byte, tag string) Status {
-	b := in.batches.Get().(*events.Batch)
+	b := in.batches.Get()
 	defer func() {
 		b.Reset()
 		in.batches.Put(b)
