@@ -53,6 +53,12 @@ const (
 	CompressionZstd = "zstd"
 )
 
+// PutRecords clients accepted by the put_records_client key.
+const (
+	PutRecordsDirect = "direct" // kinesisapi.PutRecordsClient: the plugin's own request and SigV4
+	PutRecordsSDK    = "sdk"    // the AWS SDK's operation stack
+)
+
 // LogLevel is the plugin's own log verbosity (plugin_log_level). Fluent Bit's log_level is
 // consumed by the core and never reaches a Go plugin. Levels are ordered by verbosity, and the
 // zero value is LogError.
@@ -130,6 +136,7 @@ type Config struct {
 	RetryLedgerMaxChunks int           // chunks remembered after FLB_RETRY; 0 = ledger off
 	RetryLedgerMaxAge    time.Duration // how long a ledger entry is kept
 	HTTPRequestTimeout   time.Duration // per HTTP request to AWS
+	PutRecordsClient     string        // PutRecordsDirect or PutRecordsSDK
 
 	LogLevel LogLevel
 
@@ -158,6 +165,7 @@ func defaultConfig() Config {
 		RetryLedgerMaxChunks:   DefaultRetryLedgerMaxChunks,
 		RetryLedgerMaxAge:      DefaultRetryLedgerMaxAge,
 		HTTPRequestTimeout:     DefaultHTTPRequestTimeout,
+		PutRecordsClient:       PutRecordsDirect,
 		ShardRateLimit:         DefaultShardRateLimit,
 		MetricsSummaryInterval: DefaultMetricsSummaryInterval,
 		DeadLetterMaxBytes:     DefaultDeadLetterMaxBytes,
@@ -626,6 +634,16 @@ func keyTable() []key {
 
 	p, f = durationKey(func(c *Config) *time.Duration { return &c.HTTPRequestTimeout }, true, "")
 	add("http_request_timeout", "Timeout of each HTTP request to AWS.", p, f)
+
+	add("put_records_client", "How PutRecords is sent: direct (the plugin builds and signs the request itself, several times cheaper per call) or sdk (the AWS SDK's full operation stack, a fallback should a proxy or endpoint need what only the SDK does). Errors are the SDK's either way.",
+		func(c *Config, v string) error {
+			switch l := strings.ToLower(v); l {
+			case PutRecordsDirect, PutRecordsSDK:
+				c.PutRecordsClient = l
+				return nil
+			}
+			return errors.New("want direct or sdk")
+		}, func(c *Config) string { return c.PutRecordsClient })
 
 	add("metrics_listen", "Serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:2021 or 0.0.0.0:2021; instances with the same value share one endpoint (Fluent Bit's own HTTP server uses 2020). Default: off.",
 		func(c *Config, v string) error {

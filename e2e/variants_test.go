@@ -179,3 +179,31 @@ func TestStreamARN(t *testing.T) {
 		t.Fatalf("aggregates %d, ARN rewrites %d: the ARN path was not taken", rep.Aggregates, e.proxy.Stats().StreamARNRewrite)
 	}
 }
+
+// put_records_client=sdk, the fallback to the AWS SDK's operation stack, delivers every record
+// exactly through failed entries, request errors and lost answers, as the default client does.
+func TestSDKPutRecordsClient(t *testing.T) {
+	e := newEnv(t, 2, true, faultproxy.Options{
+		Seed:          9,
+		EntryFailures: faultproxy.EntryFailures{Rate: 0.15, InternalShare: 0.5},
+		RequestErrors: faultproxy.RequestErrors{Rate: 0.15, UnavailableShare: 0.5},
+		LostAckRate:   0.05,
+	})
+	const n = 3000
+	chunks := chunkgen.Generate(chunkgen.Options{Records: n, Seed: 17, ChunkBytes: 300_000})
+	// Small aggregates and requests: many calls, so that every kind of fault comes up.
+	props := e.props("partition_key=$kubernetes['pod_name']", "put_records_client=sdk",
+		"aggregation_max_bytes=16KiB", "request_max_bytes=64KiB")
+	run := runHost(t, e.ctx, hostArgs(props, writeChunks(t, chunks, "kube.shop")...)...)
+	if run.ExitCode != 0 || run.Summary.OK != int64(len(chunks)) {
+		t.Fatalf("host exit %d, %d of %d chunks OK\n%s", run.ExitCode, run.Summary.OK, len(chunks), tail(run.Stderr, 20))
+	}
+	ids, rep := e.readIDs(nil)
+	checkIDs(t, ids, 0, n) // lost answers may duplicate; none may be missing
+	st := e.proxy.Stats()
+	requestErrors := st.InternalFailure500 + st.ServiceUnavailable503 + st.Throughput400 + st.LimitExceeded400
+	if rep.Aggregates == 0 || st.EntriesFailed() == 0 || requestErrors == 0 {
+		t.Fatalf("aggregates %d, failed entries %d, request errors %d: the faults were not exercised",
+			rep.Aggregates, st.EntriesFailed(), requestErrors)
+	}
+}

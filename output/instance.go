@@ -148,9 +148,13 @@ func New(name string, cfg *conf.Config, o Options) (*Instance, error) {
 		})
 	in.limiter = delivery.NewLimiter(cfg.ShardRateLimit, in.maxRecordBytes)
 	in.shards = &metrics.ShardCounters{}
-	// PutRecords, the one call per flush, bypasses the SDK's operation stack (see
-	// kinesisapi.PutRecordsClient); every other call goes through the SDK client.
-	in.sender = delivery.New(kinesisapi.NewPutRecordsClient(client), in.tracker, delivery.Options{
+	// PutRecords, the one call per flush, bypasses the SDK's operation stack unless configured
+	// otherwise (see kinesisapi.PutRecordsClient); every other call goes through the SDK client.
+	var put delivery.PutRecordsAPI = kinesisapi.NewPutRecordsClient(client)
+	if cfg.PutRecordsClient == conf.PutRecordsSDK {
+		put = client
+	}
+	in.sender = delivery.New(put, in.tracker, delivery.Options{
 		StreamName: cfg.StreamName,
 		StreamARN:  cfg.StreamARN,
 		Aggregate:  cfg.Aggregation,
