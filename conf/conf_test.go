@@ -72,6 +72,7 @@ func TestDefaults(t *testing.T) {
 		RetryLedgerMaxChunks:   1024,
 		RetryLedgerMaxAge:      time.Hour,
 		HTTPRequestTimeout:     10 * time.Second,
+		PutRecordsClient:       "direct",
 		LogLevel:               LogInfo,
 	}
 	if !reflect.DeepEqual(*c, want) {
