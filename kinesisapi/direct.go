@@ -125,14 +125,8 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 		return p.replay(ctx, in, nil, nil, err)
 	}
 	p.noteSkew(resp.Header.Get("Date"))
-	buf, _ := p.strs.bodies.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
+	buf, rerr := p.strs.readAnswer(resp.Body)
 	defer p.strs.bodies.Put(buf)
-	buf.Reset()
-	_, rerr := buf.ReadFrom(resp.Body)
-	resp.Body.Close()
 	if rerr != nil {
 		return p.replay(ctx, in, resp, nil, rerr)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"unicode/utf16"
@@ -56,6 +57,19 @@ func (a *answerStrings) intern(b []byte) *string {
 	return &s
 }
 
+// readAnswer reads body to its end and closes it. The buffer comes from a pool: give it back with
+// a.bodies.Put once done with its bytes.
+func (a *answerStrings) readAnswer(body io.ReadCloser) (*bytes.Buffer, error) {
+	buf, _ := a.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	_, err := buf.ReadFrom(body)
+	body.Close()
+	return buf, err
+}
+
 func (*putRecordsDeserializer) ID() string { return "OperationDeserializer" }
 
 func (d *putRecordsDeserializer) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
@@ -66,14 +80,8 @@ func (d *putRecordsDeserializer) HandleDeserialize(ctx context.Context, in middl
 	if err != nil || !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return d.orig.HandleDeserialize(ctx, in, replay{out, md, err})
 	}
-	buf, _ := d.shared.bodies.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
+	buf, rerr := d.shared.readAnswer(resp.Body)
 	defer d.shared.bodies.Put(buf)
-	buf.Reset()
-	_, rerr := buf.ReadFrom(resp.Body)
-	resp.Body.Close()
 	if rerr != nil {
 		return out, md, &smithy.DeserializationError{Err: fmt.Errorf("kinesisapi: PutRecords: reading the answer: %w", rerr)}
 	}
