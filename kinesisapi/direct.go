@@ -39,7 +39,7 @@ type PutRecordsClient struct {
 	strs      *answerStrings
 	bodies    sync.Pool // of *putBody
 
-	signers   sync.Map // endpoint key -> *directEndpoint
+	endpoints sync.Map // stream ARN ("" for a stream name) -> *directEndpoint
 	skewNanos atomic.Int64
 }
 
@@ -196,7 +196,7 @@ func (f *failingReader) Read(b []byte) (int, error) {
 // endpoint resolves (once per stream ARN) where PutRecords for in goes and how it is signed.
 func (p *PutRecordsClient) endpoint(ctx context.Context, in *kinesis.PutRecordsInput) (*directEndpoint, error) {
 	key := aws.ToString(in.StreamARN)
-	if v, ok := p.signers.Load(key); ok {
+	if v, ok := p.endpoints.Load(key); ok {
 		return v.(*directEndpoint), nil
 	}
 	o := &p.opts
@@ -238,7 +238,7 @@ func (p *PutRecordsClient) endpoint(ctx context.Context, in *kinesis.PutRecordsI
 	}
 	ep.host = hostForHeader(&ep.url)
 	ep.path = canonicalPath(ep.url.EscapedPath())
-	v, _ := p.signers.LoadOrStore(key, ep)
+	v, _ := p.endpoints.LoadOrStore(key, ep)
 	return v.(*directEndpoint), nil
 }
 
