@@ -32,7 +32,8 @@ func sdkAuthorization(t *testing.T, r *http.Request, payloadHash string, creds a
 	r.Header.Del("X-Amz-Date")
 	r.Header.Del("X-Amz-Security-Token")
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, payloadHash, "kinesis", region, at); err != nil {
-		t.Fatal(err)
+		t.Error(err) // not Fatal: test servers call this from their own goroutines
+		return "", ""
 	}
 	return r.Header.Get("X-Amz-Date"), r.Header.Get("Authorization")
 }
@@ -346,4 +347,58 @@ func TestPutRecordsClientAllocations(t *testing.T) {
 	if n > 25 {
 		t.Errorf("%.0f allocations per call of %d entries, want at most 25", n, entries)
 	}
+}
+
+// TestPutRecordsClientConcurrent sends from several goroutines through one client: bodies,
+// signatures and answers must not mix (run with -race).
+func TestPutRecordsClientConcurrent(t *testing.T) {
+	isolateEnv(t, true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sum := sha256.Sum256(b)
+		// Answer with the body's hash as the sequence number, so the caller can check that the
+		// answer is to its own body, and check the signature covers this body.
+		at, err := time.Parse(amzDateLayout, r.Header.Get("X-Amz-Date"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sent := r.Clone(context.Background())
+		sent.URL.Scheme, sent.URL.Host = "http", r.Host
+		sent.Header.Del("Accept-Encoding")
+		creds := aws.Credentials{AccessKeyID: "AKIDSTATICTEST", SecretAccessKey: "secret"}
+		_, want := sdkAuthorization(t, sent, hex.EncodeToString(sum[:]), creds, "us-east-1", at)
+		if r.Header.Get("Authorization") != want {
+			http.Error(w, `{"__type":"InvalidSignatureException","message":"bad signature"}`, http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"%x","ShardId":"shardId-000000000000"}]}`, sum)
+	}))
+	defer srv.Close()
+	_, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: srv.URL})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				data := bytes.Repeat([]byte{byte(g), byte(i)}, 1000*(g+1))
+				in := &kinesis.PutRecordsInput{StreamName: aws.String("logs"),
+					Records: []types.PutRecordsRequestEntry{{Data: data, PartitionKey: aws.String(fmt.Sprint(g, i))}}}
+				out, err := direct.PutRecords(context.Background(), in)
+				if err != nil {
+					t.Errorf("goroutine %d call %d: %v", g, i, err)
+					return
+				}
+				var body []byte
+				body = appendPutRecordsBody(body, sha256.New(), in)
+				sum := sha256.Sum256(body[:len(body)-sha256.Size])
+				if got := aws.ToString(out.Records[0].SequenceNumber); got != hex.EncodeToString(sum[:]) {
+					t.Errorf("goroutine %d call %d: answer to another body", g, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
