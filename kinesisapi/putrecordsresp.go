@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -195,7 +196,8 @@ func decodePutRecordsOutput(body []byte, strs *answerStrings) (*kinesis.PutRecor
 		return nil, fmt.Errorf("kinesisapi: PutRecords: decoding the answer: %w", err)
 	}
 	if len(seqSpans) > 0 {
-		all := string(seqBytes)
+		// seqBytes was made for this answer and is never written again: the strings can share it.
+		all := unsafe.String(unsafe.SliceData(seqBytes), len(seqBytes))
 		seqs := make([]string, len(seqSpans))
 		for i, span := range seqSpans {
 			if span[0] < 0 {
