@@ -20,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/freelist"
 )
 
 // PutRecordsClient sends PutRecords without the SDK's operation stack, which costs about 250
@@ -37,11 +39,14 @@ type PutRecordsClient struct {
 	opts      kinesis.Options
 	userAgent []string
 	strs      *answerStrings
-	bodies    sync.Pool // of *putBody
+	bodies    *freelist.List[putBody] // kept across GCs: a body is megabytes with aggregation
 
 	endpoints sync.Map // stream ARN ("" for a stream name) -> *directEndpoint
 	skewNanos atomic.Int64
 }
+
+// maxIdleBodies bounds the request bodies kept between calls: one per concurrent call.
+const maxIdleBodies = 16
 
 // directEndpoint is a resolved endpoint and the signer for its signing region.
 type directEndpoint struct {
@@ -61,6 +66,7 @@ func NewPutRecordsClient(c *kinesis.Client) *PutRecordsClient {
 		opts:      o,
 		userAgent: []string{"kinesis_agg " + aws.SDKName + "/" + aws.SDKVersion + " lang/go#" + runtime.Version()},
 		strs:      &answerStrings{values: make(map[string]*string)},
+		bodies:    freelist.New(maxIdleBodies, func() *putBody { return &putBody{h: sha256.New()} }),
 	}
 	if o.Credentials != nil && !aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}) {
 		p.creds = o.Credentials
@@ -85,10 +91,7 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 		}
 	}
 
-	pb, _ := p.bodies.Get().(*putBody)
-	if pb == nil {
-		pb = &putBody{h: sha256.New()}
-	}
+	pb := p.bodies.Get()
 	defer p.bodies.Put(pb)
 	pb.b = appendPutRecordsBody(pb.b[:0], pb.h, in)
 	n := len(pb.b) - sha256.Size
