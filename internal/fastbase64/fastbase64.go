@@ -55,7 +55,9 @@ func Encode(dst, src []byte) {
 	if len(src) == 0 {
 		return
 	}
-	dst = dst[:EncodedLen(len(src))]
+	n := EncodedLen(len(src))
+	_ = dst[n-1] // bounds-checked against len(dst), not cap(dst): a short dst panics here
+	dst = dst[:n]
 
 	// Main loop: 24 input bytes -> 32 output bytes per iteration. Each 8-byte
 	// load consumes only 6 bytes, so the last load reads 2 bytes past the

@@ -94,7 +94,8 @@ func TestEncodeLarge(t *testing.T) {
 
 func TestEncodeShortDstPanics(t *testing.T) {
 	src := []byte("foobar!")
-	dst := make([]byte, EncodedLen(len(src))-1)
+	// Short in length though not in capacity: writing into the capacity would be a silent bug.
+	dst := make([]byte, EncodedLen(len(src))-1, 64)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("Encode with short dst did not panic")
