@@ -256,25 +256,20 @@ func (c *Converter) event(src []byte, start int, b *Batch) (int, error) {
 		}
 		return 0, fmt.Errorf("%w: %s", ErrNotEvent, describe(h))
 	}
-	var tsPos, rp int
-	if p+12 <= len(src) && src[p] == 0x92 && src[p+1] == 0xd7 && src[p+2] == 0 && src[p+11] == 0x80 {
-		// Fluent Bit's usual v2 header, [EventTime, {}], needs no general decoding.
-		tsPos, rp = p+1, p+12
-	} else {
-		th, tq, err := readHdr(src, p)
-		if err != nil {
-			return 0, err
+	th, tq, err := readHdr(src, p)
+	if err != nil {
+		return 0, err
+	}
+	tsPos := p
+	if th.t == tArray { // v2: [time, metadata]
+		if th.n != 2 {
+			return c.reject(src, start, b, fmt.Sprintf("event header is an array of %d elements, want [time, metadata]", th.n))
 		}
-		tsPos = p
-		if th.t == tArray { // v2: [time, metadata]
-			if th.n != 2 {
-				return c.reject(src, start, b, fmt.Sprintf("event header is an array of %d elements, want [time, metadata]", th.n))
-			}
-			tsPos = tq
-		}
-		if rp, err = skip(src, p); err != nil { // past the header (v2) or the time (legacy)
-			return 0, err
-		}
+		tsPos = tq
+	}
+	rp, err := skip(src, p) // past the header (v2) or the time (legacy)
+	if err != nil {
+		return 0, err
 	}
 	ts, marker, ok := readTime(src, tsPos)
 	if !ok {
