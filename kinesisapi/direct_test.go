@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,6 +436,48 @@ func BenchmarkPutRecordsCall(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// TestPutRecordsClientTLS sends over TLS with the CA bundle the SDK loader configured, on
+// HTTP/1.1 and HTTP/2: every call signed as the SDK signs, one connection for all of them.
+func TestPutRecordsClientTLS(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+			isolateEnv(t, true)
+			var conns atomic.Int32
+			rec := &recorder{status: 200, body: `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`}
+			srv := httptest.NewUnstartedServer(rec)
+			srv.EnableHTTP2 = h2
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.StartTLS()
+			defer srv.Close()
+			bundle := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("AWS_CA_BUNDLE", bundle)
+			_, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: srv.URL})
+			for i := range 20 {
+				out, err := direct.PutRecords(context.Background(), putInput())
+				if err != nil || aws.ToString(out.Records[0].ShardId) != "shardId-000000000000" {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d TLS connections for 20 sequential calls, want 1", n)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if want := map[bool]int{false: 1, true: 2}[h2]; rec.reqs[0].ProtoMajor != want {
+				t.Errorf("protocol %s, want HTTP/%d", rec.reqs[0].Proto, want)
+			}
+			checkSignature(t, rec.reqs[19], []byte(rec.bodies[19]), "us-east-1")
 		})
 	}
 }
