@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
+	"github.com/kinesis-agg/kinesis_agg/delivery"
 	"github.com/kinesis-agg/kinesis_agg/events"
 	"github.com/kinesis-agg/kinesis_agg/internal/fakekinesis"
 	"github.com/kinesis-agg/kinesis_agg/internal/fastbase64"
@@ -65,17 +66,28 @@ func benchAggregate(b *testing.B, p *pipeline) {
 // body read to the end by the HTTP client, and the decoding of a canned answer.
 func benchPutRecords(b *testing.B, p *pipeline) {
 	rec := &recordingClient{discard: true}
-	client := kinesisapi.NewPutRecordsClient(sdkClient(rec)) // the product's PutRecords path
-	type call struct {
-		batch  []aggregation.Sealed
-		answer []byte
-	}
-	var calls []call
+	runPutCalls(b, p, kinesisapi.NewPutRecordsClient(sdkClient(rec)), rec, putCalls(p))
+}
+
+// putCall is one PutRecords request of a pipeline's records and the answer the endpoint gives.
+type putCall struct {
+	batch  []aggregation.Sealed
+	answer []byte
+}
+
+// putCalls returns the PutRecords requests that deliver p's sealed records.
+func putCalls(p *pipeline) []putCall {
+	var calls []putCall
 	for _, sealed := range p.sealed {
 		for _, batch := range putBatches(sealed) {
-			calls = append(calls, call{batch, cannedAnswer(len(batch))})
+			calls = append(calls, putCall{batch, cannedAnswer(len(batch))})
 		}
 	}
+	return calls
+}
+
+// runPutCalls measures sending calls with api, whose HTTP client is rec.
+func runPutCalls(b *testing.B, p *pipeline, api delivery.PutRecordsAPI, rec *recordingClient, calls []putCall) {
 	var e []types.PutRecordsRequestEntry
 	ctx := context.Background()
 	m := startMeter(b, p.records)
@@ -83,7 +95,7 @@ func benchPutRecords(b *testing.B, p *pipeline) {
 		for _, c := range calls {
 			e = entries(e, c.batch)
 			rec.answer = c.answer
-			if _, err := client.PutRecords(ctx, putInput(e)); err != nil {
+			if _, err := api.PutRecords(ctx, putInput(e)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,8 +1,10 @@
 package bench
 
-// The product's PutRecords serializer (kinesisapi.WithFastPutRecords) against the SDK's own: the
+// The plugin's PutRecords serializer (kinesisapi.WithFastPutRecords, which the SDK client runs
+// with put_records_client=sdk and when replaying an error answer) against the SDK's own: the
 // same documents, a valid signature, and what it saves. It replaces the SDK's serializer (the
-// "OperationSerializer" middleware) for that one operation. The SDK's serializer grows its buffer by appending (copying the request body ~2×
+// "OperationSerializer" middleware) for that one operation. The SDK's serializer grows its
+// buffer by appending (copying the request body ~2×
 // and zeroing it), copies it once more in Bytes(), and the signer then reads the whole body
 // again for the SigV4 payload hash. This one sizes the body once, base64-encodes straight into it
 // and hashes each 64 KiB block while it is still in cache, then hands the hash to the signer
@@ -22,16 +24,16 @@ import (
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinesis-agg/kinesis_agg/aggregation"
+	"github.com/kinesis-agg/kinesis_agg/delivery"
 	"github.com/kinesis-agg/kinesis_agg/internal/fakekinesis"
+	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 )
 
 const hashBlock = 48 << 10 // kinesisapi's block size: the awkward-key test crosses it
 
-// TestFastSerializerMatchesSDK checks that the prototype sends what the SDK sends (same JSON
+// TestFastSerializerMatchesSDK checks that the plugin's serializer sends what the SDK's sends (same JSON
 // document, headers, and a payload hash that is the body's SHA-256) on every request of the
 // workload and on awkward partition keys.
 func TestFastSerializerMatchesSDK(t *testing.T) {
@@ -57,7 +59,7 @@ func TestFastSerializerMatchesSDK(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := json.Unmarshal(fastRec.bodies[0], &b); err != nil {
-			t.Fatalf("request %d: prototype body is not JSON: %v", i, err)
+			t.Fatalf("request %d: plugin's body is not JSON: %v", i, err)
 		}
 		if fmt.Sprint(a) != fmt.Sprint(b) {
 			t.Fatalf("request %d: documents differ", i)
@@ -72,7 +74,7 @@ func TestFastSerializerMatchesSDK(t *testing.T) {
 		}
 		for _, k := range []string{"X-Amz-Target", "Content-Type", "Content-Length"} {
 			if sdkRec.header.Get(k) == "" || sdkRec.header.Get(k) != fastRec.header.Get(k) && k != "Content-Length" {
-				t.Errorf("request %d: header %s: SDK %q, prototype %q", i, k, sdkRec.header.Get(k), fastRec.header.Get(k))
+				t.Errorf("request %d: header %s: SDK %q, plugin %q", i, k, sdkRec.header.Get(k), fastRec.header.Get(k))
 			}
 		}
 	}
@@ -126,42 +128,26 @@ func resign(t *testing.T, c *headerClient, payloadHash string) string {
 	return r.Header.Get("Authorization")
 }
 
-// BenchmarkPutRecordsSerializer compares the SDK's PutRecords serialization + signing with the
-// prototype, on the workload's requests (json+pk), against the floor of that step (base64 of the
-// data and SHA-256 of the body).
+// BenchmarkPutRecordsSerializer compares, on the workload's requests (json+pk), the SDK's
+// PutRecords with its own serializer, the SDK's with the plugin's serializer (what
+// put_records_client=sdk runs), and the plugin's own client (the default), against the floor of
+// that step (base64 of the data and SHA-256 of the body).
 func BenchmarkPutRecordsSerializer(b *testing.B) {
 	p := newPipeline(b, varJSONPK)
-	type call struct {
-		batch  []aggregation.Sealed
-		answer []byte
-	}
-	var calls []call
-	for _, sealed := range p.sealed {
-		for _, batch := range putBatches(sealed) {
-			calls = append(calls, call{batch, cannedAnswer(len(batch))})
-		}
-	}
-	for _, impl := range []string{"sdk", "product"} {
+	calls := putCalls(p)
+	for _, impl := range []string{"sdk", "sdk+serializer", "direct"} {
 		b.Run(impl, func(b *testing.B) {
 			rec := &recordingClient{discard: true}
-			client := sdkClient(rec)
-			if impl == "sdk" {
-				client = sdkSerializerClient(rec)
+			var api delivery.PutRecordsAPI
+			switch impl {
+			case "sdk":
+				api = sdkSerializerClient(rec)
+			case "sdk+serializer":
+				api = sdkClient(rec)
+			default:
+				api = kinesisapi.NewPutRecordsClient(sdkClient(rec))
 			}
-			var opts []func(*kinesis.Options)
-			var e []types.PutRecordsRequestEntry
-			ctx := context.Background()
-			m := startMeter(b, p.records)
-			for b.Loop() {
-				for _, c := range calls {
-					e = entries(e, c.batch)
-					rec.answer = c.answer
-					if _, err := client.PutRecords(ctx, putInput(e), opts...); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			m.stop()
+			runPutCalls(b, p, api, rec, calls)
 		})
 	}
 	b.Run("floor-base64+sha256", func(b *testing.B) {
