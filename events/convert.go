@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -148,6 +149,7 @@ type span struct {
 	data, dataLen int
 	pk, pkLen     int
 	ehk, ehkLen   int
+	cachedHash    bool // the record's hash is its partition key's, looked up after the chunk
 }
 
 // Rejection is an event that produces no record for a permanent reason.
@@ -219,14 +221,26 @@ func (c *Converter) Convert(chunk []byte, tag string, b *Batch) {
 		b.Events++
 		p = end
 	}
-	// The arena has stopped growing: point the records into it.
+	// The arena has stopped growing: point the records into it. Partition-key hashes are looked
+	// up here rather than while converting: in this short loop the cache lookups of successive
+	// records do not wait for one another, and a run of records with one key (a chunk is one
+	// tag, often one container) costs one lookup.
+	var run []byte
+	var runHash hashkey.Key
 	for i := range b.Records {
 		s := &b.spans[i]
 		r := &b.Records[i]
 		r.Data = b.arena[s.data : s.data+s.dataLen : s.data+s.dataLen]
-		r.PartitionKey = unsafe.String(&b.arena[s.pk], s.pkLen)
+		pk := b.arena[s.pk : s.pk+s.pkLen]
+		r.PartitionKey = unsafe.String(unsafe.SliceData(pk), len(pk))
 		if s.ehkLen > 0 {
 			r.ExplicitHashKey = unsafe.String(&b.arena[s.ehk], s.ehkLen)
+		}
+		if s.cachedHash {
+			if run == nil || !bytes.Equal(pk, run) {
+				run, runHash = pk, b.hashes.hash(b.arena, s.pk, s.pkLen)
+			}
+			r.Hash = runHash
 		}
 	}
 }
@@ -501,7 +515,7 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 	case random: // unique: not worth caching
 		hash = hashkey.FromBytes(md5.Sum(b.arena[s.pk : s.pk+s.pkLen]))
 	default:
-		hash = b.hashes.hash(b.arena, s.pk, s.pkLen)
+		s.cachedHash = true // hashed in Convert once the chunk is done
 	}
 	if random {
 		b.RandomKeys++

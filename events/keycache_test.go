@@ -60,3 +60,45 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+// Convert looks partition-key hashes up after the chunk, once per run of equal keys: every
+// record still gets its own key's MD5 whatever precedes it (runs, alternation, a record with an
+// explicit hash key or a random key in between), and across a reused Batch.
+func TestConvertHashesPerRecord(t *testing.T) {
+	c, err := NewConverter(Options{PartitionKey: []string{"pk"}, ExplicitHashKey: []string{"h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ehk = "170141183460469231731687303715884105728"
+	keys := []string{"a", "a", "b", "a", "", "c", "c", "=ehk", "c", "d", "d"}
+	var chunk mp
+	for _, k := range keys {
+		switch k {
+		case "":
+			chunk = chunk.v2(1, 0, mp{}.mapH(1).str("x").str("no key"))
+		case "=ehk":
+			chunk = chunk.v2(1, 0, mp{}.mapH(2).str("pk").str("c").str("h").str(ehk))
+		default:
+			chunk = chunk.v2(1, 0, mp{}.mapH(1).str("pk").str(k))
+		}
+	}
+	var b Batch
+	for round := 0; round < 2; round++ {
+		c.Convert(chunk, "", &b)
+		if len(b.Records) != len(keys) || b.RandomKeys != 1 {
+			t.Fatalf("round %d: %d records, %d random keys", round, len(b.Records), b.RandomKeys)
+		}
+		for i, r := range b.Records {
+			want := hashkey.FromPartitionKey(r.PartitionKey)
+			if keys[i] == "=ehk" {
+				want, _ = hashkey.ParseDecimal(ehk)
+			}
+			if keys[i] != "" && keys[i] != "=ehk" && r.PartitionKey != keys[i] {
+				t.Fatalf("round %d record %d: key %q, want %q", round, i, r.PartitionKey, keys[i])
+			}
+			if r.Hash != want {
+				t.Errorf("round %d record %d (%q): hash %v, want %v", round, i, keys[i], r.Hash, want)
+			}
+		}
+	}
+}
