@@ -3,13 +3,18 @@
 //
 // It exists because base64 encoding of record data is the hot path of the
 // Kinesis output plugin: every record, and every aggregate of up to 1 MiB,
-// is base64-encoded into a JSON request body. The standard library's encoder
-// does one table lookup and one byte store per output byte. This one looks up
-// two output characters at a time in a 4096-entry table indexed by 12 input
-// bits, reads 8 input bytes with a single load (using 6 of them) and writes 8
-// output bytes with a single store, so it does an eighth of the stores and
-// half of the lookups, with no bounds checks in the main loop. It is pure Go
-// (no assembly, no unsafe) and roughly 2-3x faster than the standard library.
+// is base64-encoded into a JSON request body.
+//
+// On amd64 CPUs with AVX2 (checked once at init), an assembly kernel encodes
+// 24 input bytes into 32 characters per step with the Muła-Lemire method
+// (byte shuffle, multiply-shift into 6-bit indices, table-shuffle to ASCII);
+// it is about 3x faster than the pure-Go path at a few hundred bytes and 5x
+// from a few KiB. The last 4-27 bytes, inputs under 28 bytes, other platforms
+// and builds with the purego tag use the portable Go code, itself 2-3x the
+// standard library: it looks up two output characters at a time in a
+// 4096-entry table indexed by 12 input bits, reads 8 input bytes with one load
+// and writes 8 output bytes with one store, with no bounds checks in the main
+// loop.
 //
 // Only encoding is provided; decode with encoding/base64.StdEncoding.
 package fastbase64
@@ -52,13 +57,29 @@ func quad(x uint64) uint64 {
 // with a runtime bounds error, as the standard library does, but before
 // writing anything (the standard library panics part-way through).
 func Encode(dst, src []byte) {
+	encode(dst, src, useAVX2)
+}
+
+// encode is Encode with the AVX2 kernel switched on or off by the caller, so
+// that tests can exercise both paths on one machine. avx2 must only be true if
+// the CPU supports AVX2.
+func encode(dst, src []byte, avx2 bool) {
 	if len(src) == 0 {
 		return
 	}
 	n := EncodedLen(len(src))
 	_ = dst[n-1] // bounds-checked against len(dst), not cap(dst): a short dst panics here
 	dst = dst[:n]
+	if avx2 {
+		k := encodeBlocksAVX2(dst, src)
+		src = src[24*k:]
+		dst = dst[32*k:]
+	}
+	encodeGo(dst, src)
+}
 
+// encodeGo is the portable encoder. It requires len(dst) >= EncodedLen(len(src)).
+func encodeGo(dst, src []byte) {
 	// Main loop: 24 input bytes -> 32 output bytes per iteration. Each 8-byte
 	// load consumes only 6 bytes, so the last load reads 2 bytes past the
 	// block; hence 26 readable bytes are required.
