@@ -148,15 +148,22 @@ func (a *Aggregator) Add(r *UserRecord) bool {
 // AppendBlob appends the aggregated record's data (magic, protobuf message, MD5 of the message)
 // to dst. It needs Size()-1 bytes of room to append without growing dst.
 func (a *Aggregator) AppendBlob(dst []byte) []byte {
-	dst = append(dst, Magic[:]...)
 	start := len(dst)
+	dst = a.appendUnsummed(dst)
+	sum := md5.Sum(dst[start+magicLen : len(dst)-checksumLen])
+	copy(dst[len(dst)-checksumLen:], sum[:])
+	return dst
+}
+
+// appendUnsummed is AppendBlob with the checksum left as zeros, for the caller to fill in.
+func (a *Aggregator) appendUnsummed(dst []byte) []byte {
+	dst = append(dst, Magic[:]...)
 	dst = append(dst, a.pkTable...)
 	dst = append(dst, a.ehkTable...)
 	if a.buf != nil {
 		dst = append(dst, a.buf[a.head:]...)
 	}
-	sum := md5.Sum(dst[start:])
-	return append(dst, sum[:]...)
+	return append(dst, make([]byte, checksumLen)...)
 }
 
 // sealInPlace returns the aggregated record's data (as AppendBlob) built inside the aggregator's
@@ -164,7 +171,8 @@ func (a *Aggregator) AppendBlob(dst []byte) []byte {
 // them, so the records, most of the bytes, are not copied again. The aggregator gives up the
 // buffer, which holds the returned blob, and takes a new one from its pool for its next record.
 // ok is false, and nothing changes, when the key tables outgrew the room; AppendBlob is the way
-// then.
+// then. The checksum is left as zeros: the Manager computes the checksums of all the aggregates
+// of a round together (see Manager.Seal).
 func (a *Aggregator) sealInPlace() (blob []byte, ok bool) {
 	prefix := magicLen + len(a.pkTable) + len(a.ehkTable)
 	// Room for the next aggregate's tables: what these needed and a quarter more.
@@ -176,8 +184,7 @@ func (a *Aggregator) sealInPlace() (blob []byte, ok bool) {
 	n := copy(a.buf[start:], Magic[:])
 	n += copy(a.buf[start+n:], a.pkTable)
 	copy(a.buf[start+n:], a.ehkTable)
-	sum := md5.Sum(a.buf[start+magicLen:])
-	blob = append(a.buf[start:], sum[:]...)
+	blob = append(a.buf[start:], make([]byte, checksumLen)...)
 
 	a.head = a.room
 	a.buf = nil

@@ -3,8 +3,10 @@ package aggregation
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
+	"github.com/kinesis-agg/kinesis_agg/internal/md5x"
 	"github.com/kinesis-agg/kinesis_agg/topology"
 )
 
@@ -114,6 +116,10 @@ type Manager struct {
 	blobs   arena
 	lent    [][]byte
 	pool    bufferPool
+	// unsummed are the aggregates sealed this round whose checksum Seal has yet to write.
+	unsummed [][]byte
+	sums     [][md5x.Size]byte
+	msgs     [][]byte
 
 	steering Steering
 	target   int      // shard index steered records go to, -1 before the first
@@ -176,6 +182,8 @@ func (m *Manager) reset(sm *topology.ShardMap, plain bool) {
 		m.assigned = append(m.assigned, make([]int, sm.Len())...)
 		m.starts = append(m.starts, make([]string, sm.Len())...)
 	}
+	clear(m.unsummed) // a round reset before Seal: its records are dropped with it
+	m.unsummed = m.unsummed[:0]
 	clear(m.sealed) // drop references to the previous round's data
 	m.sealed = m.sealed[:0]
 	m.members = m.members[:0]
@@ -329,8 +337,9 @@ func (m *Manager) seal(i int) {
 			m.lent = append(m.lent, full)
 		} else {
 			blob := m.blobs.alloc(a.Size() - len(outerPartitionKey))
-			s.Data = a.AppendBlob(blob[:0])
+			s.Data = a.appendUnsummed(blob[:0])
 		}
+		m.unsummed = append(m.unsummed, s.Data)
 		s.PartitionKey = outerPartitionKey
 		s.ExplicitHashKey = m.blobs.decimal(s.Members[0].Hash)
 		s.Aggregated = true
@@ -347,5 +356,27 @@ func (m *Manager) Seal() []Sealed {
 			m.seal(i)
 		}
 	}
+	m.checksum()
 	return m.sealed
+}
+
+// checksum writes the MD5 checksums of the aggregates sealed since the last call. They are
+// computed together because hashing several messages at once (md5x) costs a fraction of hashing
+// them one after the other, and a round seals one aggregate per shard at the same moment.
+func (m *Manager) checksum() {
+	if len(m.unsummed) == 0 {
+		return
+	}
+	m.msgs = m.msgs[:0]
+	for _, blob := range m.unsummed {
+		m.msgs = append(m.msgs, blob[magicLen:len(blob)-checksumLen])
+	}
+	m.sums = slices.Grow(m.sums[:0], len(m.msgs))[:len(m.msgs)]
+	md5x.SumMany(m.sums, m.msgs)
+	for i, blob := range m.unsummed {
+		copy(blob[len(blob)-checksumLen:], m.sums[i][:])
+	}
+	clear(m.unsummed)
+	m.unsummed = m.unsummed[:0]
+	clear(m.msgs)
 }

@@ -2,6 +2,7 @@ package aggregation
 
 import (
 	"bytes"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"math/big"
@@ -507,6 +508,43 @@ func TestManagerSteadyStateAllocatesNothing(t *testing.T) {
 		}
 		if out := m.Seal(); len(m.lent) != len(out) {
 			t.Errorf("%d shards: %d of %d aggregates sealed in place", shards, len(m.lent), len(out))
+		}
+	}
+}
+
+// Checksums are written by Seal for every aggregate of the round, those sealed early because
+// they were full included; a round reset before Seal leaves nothing behind for the next one.
+func TestManagerChecksumsAtSeal(t *testing.T) {
+	sm := evenMap(t, 4)
+	m := NewManager(Limits{MaxAggregateBytes: 16 << 10})
+	recs := benchRecords(t, 2000)
+	for round := range 3 {
+		m.Reset(sm)
+		for j := range recs {
+			if err := m.Add(&recs[j]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round == 0 {
+			continue // abandoned: the next Reset drops it
+		}
+		out := m.Seal()
+		aggregates := 0
+		for _, s := range out {
+			if !s.Aggregated {
+				continue
+			}
+			aggregates++
+			msg := s.Data[magicLen : len(s.Data)-checksumLen]
+			if sum := md5.Sum(msg); !bytes.Equal(sum[:], s.Data[len(s.Data)-checksumLen:]) {
+				t.Fatalf("round %d: %s: checksum %x, want %x", round, s.ShardID, s.Data[len(s.Data)-checksumLen:], sum)
+			}
+		}
+		if aggregates < 8 {
+			t.Fatalf("round %d: %d aggregates, want several per shard", round, aggregates)
+		}
+		if len(m.unsummed) != 0 {
+			t.Fatalf("round %d: %d checksums left pending after Seal", round, len(m.unsummed))
 		}
 	}
 }
