@@ -85,18 +85,22 @@ func NewClient(ctx context.Context, c Config) (*kinesis.Client, error) {
 		return nil, errors.New("kinesisapi: no AWS region: set region or AWS_REGION")
 	}
 	// Wrapped after loading: the loader customizes the buildable client (AWS_CA_BUNDLE).
-	hc := cfg.HTTPClient
-	if b, ok := hc.(*awshttp.BuildableClient); ok {
+	k := &keepAliveClient{c: cfg.HTTPClient}
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
 		// Our own *http.Client over the transport the loader configured, so that the instance
 		// can close its idle connections (and their goroutines) when it stops. Redirects are
 		// returned, not followed, as the SDK's own client does.
-		hc = &http.Client{
-			Transport:     b.GetTransport(),
+		t := b.GetTransport()
+		hc := &http.Client{
+			Transport:     t,
 			Timeout:       b.GetTimeout(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+		k.c = hc
+		// PutRecordsClient's own HTTP/1.1 clients, set up the same way.
+		k.direct = newDirectConns(hc, t, b.GetDialer())
 	}
-	cfg.HTTPClient = &keepAliveClient{hc}
+	cfg.HTTPClient = k
 
 	if c.RoleARN != "" {
 		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
@@ -154,7 +158,10 @@ func newHTTPClient(c Config) *awshttp.BuildableClient {
 // failed and discards the connection: on loopback about one request in three paid for a new
 // connection, against Kinesis a new TLS handshake. Hiding WriteTo turns that late read into a
 // plain end of stream.
-type keepAliveClient struct{ c aws.HTTPClient }
+type keepAliveClient struct {
+	c      aws.HTTPClient
+	direct *directConns // set by NewClient: PutRecordsClient's HTTP/1.1 clients
+}
 
 // Do sends r with its body reduced to Read and Close.
 func (k *keepAliveClient) Do(r *http.Request) (*http.Response, error) {
@@ -207,12 +214,16 @@ func (c credentialsProvider) ProviderSources() []aws.CredentialSource {
 
 // KeepAlive wraps an SDK HTTP client so that the connections it uses stay alive (see
 // keepAliveClient); test clients of other packages use it too.
-func KeepAlive(c aws.HTTPClient) aws.HTTPClient { return &keepAliveClient{c} }
+func KeepAlive(c aws.HTTPClient) aws.HTTPClient { return &keepAliveClient{c: c} }
 
 // CloseIdleConnections closes the keep-alive connections, whose reader and writer goroutines
-// would otherwise outlive the plugin instance that made them.
+// would otherwise outlive the plugin instance that made them, and those of PutRecordsClient's
+// HTTP/1.1 clients.
 func (k *keepAliveClient) CloseIdleConnections() {
 	if c, ok := k.c.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
+	}
+	if k.direct != nil {
+		k.direct.closeIdle()
 	}
 }

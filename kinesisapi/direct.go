@@ -22,6 +22,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/kinesis-agg/kinesis_agg/internal/freelist"
+	"github.com/kinesis-agg/kinesis_agg/internal/h1"
 )
 
 // PutRecordsClient sends PutRecords without the SDK's operation stack, which costs about 250
@@ -32,17 +33,22 @@ import (
 // anything else (an error status, a failed send, an answer it cannot decode, a credentials
 // failure) is handed to the SDK client with the same answer replayed, so that errors keep
 // exactly the SDK's types, wrapping and messages. Safe for concurrent use.
+//
+// Over a client from NewClient it sends through internal/h1 rather than net/http (see
+// directConns), unless a proxy applies to the endpoint.
 type PutRecordsClient struct {
 	sdk       *kinesis.Client
 	hc        aws.HTTPClient
+	direct    *directConns            // nil: every request goes through hc
 	creds     aws.CredentialsProvider // nil: anonymous, requests are not signed
 	opts      kinesis.Options
 	userAgent []string
 	strs      *answerStrings
-	bodies    *freelist.List[putBody] // kept across GCs: a body is megabytes with aggregation
+	bodies    *freelist.List[directCall] // kept across GCs: a body is megabytes with aggregation
 
 	endpoints sync.Map // stream ARN ("" for a stream name) -> *directEndpoint
 	skewNanos atomic.Int64
+	lastDate  atomic.Pointer[seenDate]
 }
 
 // maxIdleBodies bounds the request bodies kept between calls: one per concurrent call.
@@ -55,6 +61,10 @@ type directEndpoint struct {
 	path    string // canonical URI
 	headers http.Header
 	signer  *sigV4
+
+	h1         *h1.Client // nil: send through net/http
+	requestURI string     // for h1
+	fields     []h1.Field // headers, for h1
 }
 
 // NewPutRecordsClient returns a PutRecords sender over c's configuration.
@@ -66,7 +76,10 @@ func NewPutRecordsClient(c *kinesis.Client) *PutRecordsClient {
 		opts:      o,
 		userAgent: []string{"kinesis_agg " + aws.SDKName + "/" + aws.SDKVersion + " lang/go#" + runtime.Version()},
 		strs:      &answerStrings{values: make(map[string]*string)},
-		bodies:    freelist.New(maxIdleBodies, func() *putBody { return &putBody{h: sha256.New()} }),
+		bodies:    freelist.New(maxIdleBodies, func() *directCall { return &directCall{putBody: putBody{h: sha256.New()}} }),
+	}
+	if k, ok := o.HTTPClient.(*keepAliveClient); ok {
+		p.direct = k.direct
 	}
 	if o.Credentials != nil && !aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}) {
 		p.creds = o.Credentials
@@ -98,6 +111,15 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 	var hashHex [2 * sha256.Size]byte
 	hex.Encode(hashHex[:], pb.b[n:])
 
+	var date, auth string
+	if p.creds != nil {
+		date, auth = ep.signer.sign(creds, signedRequest{host: ep.host, path: ep.path, contentLength: n, payloadHash: string(hashHex[:])},
+			time.Now().Add(time.Duration(p.skewNanos.Load())))
+	}
+	if ep.h1 != nil {
+		return p.putH1(ctx, in, ep, pb, n, date, auth, creds.SessionToken)
+	}
+
 	h := make(http.Header, 8+len(ep.headers))
 	for k, v := range ep.headers {
 		h[k] = v
@@ -106,8 +128,6 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 	h["X-Amz-Target"] = targetValue
 	h["User-Agent"] = p.userAgent
 	if p.creds != nil {
-		date, auth := ep.signer.sign(creds, signedRequest{host: ep.host, path: ep.path, contentLength: n, payloadHash: string(hashHex[:])},
-			time.Now().Add(time.Duration(p.skewNanos.Load())))
 		h["X-Amz-Date"] = []string{date}
 		h["Authorization"] = []string{auth}
 		if creds.SessionToken != "" {
@@ -127,7 +147,7 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 	if err != nil {
 		return p.replay(ctx, in, nil, nil, err)
 	}
-	p.noteSkew(resp.Header.Get("Date"))
+	p.noteDate([]byte(resp.Header.Get("Date")))
 	buf, rerr := p.strs.readAnswer(resp.Body)
 	defer p.strs.bodies.Put(buf)
 	if rerr != nil {
@@ -241,6 +261,7 @@ func (p *PutRecordsClient) endpoint(ctx context.Context, in *kinesis.PutRecordsI
 	}
 	ep.host = hostForHeader(&ep.url)
 	ep.path = canonicalPath(ep.url.EscapedPath())
+	p.setH1(ep)
 	v, _ := p.endpoints.LoadOrStore(key, ep)
 	return v.(*directEndpoint), nil
 }
@@ -261,16 +282,32 @@ func hostForHeader(u *url.URL) string {
 // clock (SigV4 signatures are refused beyond five minutes).
 const maxSkew = 4 * time.Minute
 
-// noteSkew compares the answer's Date with the local clock.
-func (p *PutRecordsClient) noteSkew(date string) {
-	if date == "" {
+// seenDate is a Date header value and the time it says.
+type seenDate struct {
+	raw string
+	t   time.Time
+}
+
+// noteDate compares an answer's Date with the local clock. Answers within a second carry the
+// same Date: it is parsed once.
+func (p *PutRecordsClient) noteDate(date []byte) {
+	if len(date) == 0 {
 		return
 	}
-	t, err := http.ParseTime(date)
-	if err != nil {
-		return
+	d := p.lastDate.Load()
+	if d == nil || d.raw != string(date) {
+		t, err := http.ParseTime(string(date))
+		if err != nil {
+			return
+		}
+		d = &seenDate{raw: string(date), t: t}
+		p.lastDate.Store(d)
 	}
-	skew := time.Until(t)
+	p.noteSkewOf(time.Until(d.t))
+}
+
+// noteSkewOf records how far Kinesis's clock is ahead of the local one, when that is too far.
+func (p *PutRecordsClient) noteSkewOf(skew time.Duration) {
 	if skew > -maxSkew && skew < maxSkew {
 		if p.skewNanos.Load() != 0 {
 			p.skewNanos.Store(0)

@@ -1,6 +1,7 @@
 package kinesisapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
@@ -90,7 +92,43 @@ func bothClients(t *testing.T, c Config) (*kinesis.Client, *PutRecordsClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(sdk.Options().HTTPClient.(*keepAliveClient).CloseIdleConnections)
 	return sdk, NewPutRecordsClient(sdk)
+}
+
+// The ways PutRecordsClient sends: through internal/h1 (over a client from NewClient), and
+// through the SDK client's net/http client (when a proxy applies, or over other clients).
+const (
+	viaH1      = "h1"
+	viaNetHTTP = "net-http"
+)
+
+var transports = []string{viaH1, viaNetHTTP}
+
+// bothClientsVia is bothClients with the PutRecordsClient sending via transport.
+func bothClientsVia(t *testing.T, c Config, via string) (*kinesis.Client, *PutRecordsClient) {
+	t.Helper()
+	sdk, direct := bothClients(t, c)
+	if direct.direct == nil {
+		t.Fatal("no h1 clients over a client from NewClient")
+	}
+	if via == viaNetHTTP {
+		direct.direct = nil
+	}
+	return sdk, direct
+}
+
+// sentVia says how direct sent to the endpoint of a stream name (after a first call).
+func sentVia(t *testing.T, direct *PutRecordsClient) string {
+	t.Helper()
+	v, ok := direct.endpoints.Load("")
+	if !ok {
+		t.Fatal("no endpoint resolved")
+	}
+	if v.(*directEndpoint).h1 != nil {
+		return viaH1
+	}
+	return viaNetHTTP
 }
 
 func putInput() *kinesis.PutRecordsInput {
@@ -132,62 +170,71 @@ func TestPutRecordsClientMatchesSDK(t *testing.T) {
 		{name: "hang up", hangup: true, wantErr: true, kind: UnknownOutcome},
 	}
 	isolateEnv(t, true)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var (
-				mu     sync.Mutex
-				reqs   []*http.Request
-				bodies [][]byte
-			)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				b, _ := io.ReadAll(r.Body)
-				mu.Lock()
-				reqs, bodies = append(reqs, r.Clone(context.Background())), append(bodies, b)
-				mu.Unlock()
-				if tt.hangup {
-					c, _, _ := w.(http.Hijacker).Hijack()
-					c.Close()
-					return
-				}
-				w.Header().Set("X-Amzn-Requestid", "req-1")
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			}))
-			defer srv.Close()
-			sdk, direct := bothClients(t, Config{Region: "eu-west-1", Endpoint: srv.URL})
+	for _, via := range transports {
+		for _, tt := range tests {
+			t.Run(via+"/"+tt.name, func(t *testing.T) {
+				var (
+					mu     sync.Mutex
+					reqs   []*http.Request
+					bodies [][]byte
+				)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					b, _ := io.ReadAll(r.Body)
+					mu.Lock()
+					reqs, bodies = append(reqs, r.Clone(context.Background())), append(bodies, b)
+					mu.Unlock()
+					if tt.hangup {
+						c, _, _ := w.(http.Hijacker).Hijack()
+						c.Close()
+						return
+					}
+					w.Header().Set("X-Amzn-Requestid", "req-1")
+					for k, v := range tt.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tt.status)
+					io.WriteString(w, tt.body)
+				}))
+				defer srv.Close()
+				sdk, direct := bothClientsVia(t, Config{Region: "eu-west-1", Endpoint: srv.URL}, via)
 
-			wantOut, wantErr := sdk.PutRecords(context.Background(), putInput())
-			gotOut, gotErr := direct.PutRecords(context.Background(), putInput())
-			if (gotErr != nil) != tt.wantErr || (wantErr != nil) != tt.wantErr {
-				t.Fatalf("errors: direct %v, sdk %v; want error %v", gotErr, wantErr, tt.wantErr)
-			}
-			if tt.wantErr {
-				if gotErr.Error() != wantErr.Error() {
-					t.Errorf("error text differs:\n got %v\nwant %v", gotErr, wantErr)
+				wantOut, wantErr := sdk.PutRecords(context.Background(), putInput())
+				gotOut, gotErr := direct.PutRecords(context.Background(), putInput())
+				if got := sentVia(t, direct); got != via {
+					t.Fatalf("sent via %s, want %s", got, via)
 				}
-				if g, w := Classify(gotErr), Classify(wantErr); g != w || g != tt.kind {
-					t.Errorf("Classify: direct %v, sdk %v, want %v", g, w, tt.kind)
+				if (gotErr != nil) != tt.wantErr || (wantErr != nil) != tt.wantErr {
+					t.Fatalf("errors: direct %v, sdk %v; want error %v", gotErr, wantErr, tt.wantErr)
 				}
-				if g, w := ErrorCode(gotErr), ErrorCode(wantErr); g != w {
-					t.Errorf("ErrorCode: direct %q, sdk %q", g, w)
+				if tt.wantErr {
+					if gotErr.Error() != wantErr.Error() {
+						t.Errorf("error text differs:\n got %v\nwant %v", gotErr, wantErr)
+					}
+					if g, w := Classify(gotErr), Classify(wantErr); g != w || g != tt.kind {
+						t.Errorf("Classify: direct %v, sdk %v, want %v", g, w, tt.kind)
+					}
+					if g, w := ErrorCode(gotErr), ErrorCode(wantErr); g != w {
+						t.Errorf("ErrorCode: direct %q, sdk %q", g, w)
+					}
+				} else if g, w := dump(gotOut), dump(wantOut); g != w {
+					t.Errorf("result differs:\n got %s\nwant %s", g, w)
 				}
-			} else if g, w := dump(gotOut), dump(wantOut); g != w {
-				t.Errorf("result differs:\n got %s\nwant %s", g, w)
-			}
-			// Failed answers are replayed to the SDK, not sent again.
-			mu.Lock()
-			defer mu.Unlock()
-			if len(reqs) != 2 {
-				t.Fatalf("server saw %d requests, want one per client", len(reqs))
-			}
-			if !bytes.Equal(bodies[0], bodies[1]) {
-				t.Errorf("bodies differ:\n sdk %.200q\n got %.200q", bodies[0], bodies[1])
-			}
-			checkSignature(t, reqs[1], bodies[1], "eu-west-1")
-		})
+				// Failed answers are replayed to the SDK, not sent again.
+				mu.Lock()
+				defer mu.Unlock()
+				if len(reqs) != 2 {
+					t.Fatalf("server saw %d requests, want one per client", len(reqs))
+				}
+				if !bytes.Equal(bodies[0], bodies[1]) {
+					t.Errorf("bodies differ:\n sdk %.200q\n got %.200q", bodies[0], bodies[1])
+				}
+				checkSignature(t, reqs[1], bodies[1], "eu-west-1")
+				// net/http asks for gzip; h1 sends only what is signed, Host and Content-Length.
+				if got, want := reqs[1].Header.Get("Accept-Encoding"), map[string]string{viaH1: "", viaNetHTTP: "gzip"}[via]; got != want {
+					t.Errorf("Accept-Encoding %q, want %q", got, want)
+				}
+			})
+		}
 	}
 }
 
@@ -215,7 +262,17 @@ func checkSignature(t *testing.T, r *http.Request, body []byte, region string) {
 }
 
 func TestPutRecordsClientTransportFailures(t *testing.T) {
+	for _, via := range transports {
+		t.Run(via, func(t *testing.T) { testTransportFailures(t, via) })
+	}
+}
+
+func testTransportFailures(t *testing.T, via string) {
 	isolateEnv(t, true)
+	bothClients := func(t *testing.T, c Config) (*kinesis.Client, *PutRecordsClient) {
+		t.Helper()
+		return bothClientsVia(t, c, via)
+	}
 	t.Run("refused", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -387,7 +444,13 @@ func TestPutRecordsClientConcurrent(t *testing.T) {
 		fmt.Fprintf(w, `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"%x","ShardId":"shardId-000000000000"}]}`, sum)
 	}))
 	defer srv.Close()
-	_, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: srv.URL})
+	for _, via := range transports {
+		t.Run(via, func(t *testing.T) { sendConcurrently(t, srv.URL, via) })
+	}
+}
+
+func sendConcurrently(t *testing.T, endpoint, via string) {
+	_, direct := bothClientsVia(t, Config{Region: "us-east-1", Endpoint: endpoint}, via)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -440,11 +503,16 @@ func BenchmarkPutRecordsCall(b *testing.B) {
 	}
 }
 
-// TestPutRecordsClientTLS sends over TLS with the CA bundle the SDK loader configured, on
-// HTTP/1.1 and HTTP/2: every call signed as the SDK signs, one connection for all of them.
+// TestPutRecordsClientTLS sends over TLS with the CA bundle the SDK loader configured, to a
+// server that offers HTTP/1.1 only and one that offers HTTP/2 too (which net/http takes and h1
+// declines): every call signed as the SDK signs, one connection for all of them.
 func TestPutRecordsClientTLS(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+	for _, tc := range []struct {
+		via string
+		h2  bool
+	}{{viaH1, false}, {viaH1, true}, {viaNetHTTP, false}, {viaNetHTTP, true}} {
+		via, h2 := tc.via, tc.h2
+		t.Run(fmt.Sprintf("%s/http2=%v", via, h2), func(t *testing.T) {
 			isolateEnv(t, true)
 			var conns atomic.Int32
 			rec := &recorder{status: 200, body: `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`}
@@ -462,22 +530,254 @@ func TestPutRecordsClientTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Setenv("AWS_CA_BUNDLE", bundle)
-			_, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: srv.URL})
+			_, direct := bothClientsVia(t, Config{Region: "us-east-1", Endpoint: srv.URL}, via)
 			for i := range 20 {
 				out, err := direct.PutRecords(context.Background(), putInput())
 				if err != nil || aws.ToString(out.Records[0].ShardId) != "shardId-000000000000" {
 					t.Fatalf("call %d: %v", i, err)
 				}
 			}
+			if got := sentVia(t, direct); got != via {
+				t.Fatalf("sent via %s, want %s", got, via)
+			}
 			if n := conns.Load(); n != 1 {
 				t.Errorf("%d TLS connections for 20 sequential calls, want 1", n)
 			}
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			if want := map[bool]int{false: 1, true: 2}[h2]; rec.reqs[0].ProtoMajor != want {
+			if want := map[bool]int{false: 1, true: 2}[h2 && via == viaNetHTTP]; rec.reqs[0].ProtoMajor != want {
 				t.Errorf("protocol %s, want HTTP/%d", rec.reqs[0].Proto, want)
 			}
 			checkSignature(t, rec.reqs[19], []byte(rec.bodies[19]), "us-east-1")
+		})
+	}
+}
+
+// TestPutRecordsClientUsesH1 checks who sends: h1 over a client from NewClient, net/http when
+// a proxy applies or the SDK client's HTTP client is another one; and that h1's connections
+// survive a server that closes idle ones and close with the SDK client's.
+func TestPutRecordsClientUsesH1(t *testing.T) {
+	isolateEnv(t, true)
+	ok := `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"SequenceNumber":"2","ShardId":"shardId-000000000000"}]}`
+	var opened, closed atomic.Int32
+	rec := &recorder{status: 200, body: ok}
+	srv := httptest.NewUnstartedServer(rec)
+	srv.Config.IdleTimeout = 300 * time.Millisecond // as kinesalite, which closes after 5 s
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	call := func(direct *PutRecordsClient) {
+		t.Helper()
+		out, err := direct.PutRecords(context.Background(), putInput())
+		if err != nil || aws.ToString(out.Records[1].SequenceNumber) != "2" {
+			t.Fatalf("PutRecords: %v", err)
+		}
+	}
+
+	t.Run("from NewClient", func(t *testing.T) {
+		opened.Store(0)
+		closed.Store(0)
+		sdk, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: srv.URL})
+		for range 5 {
+			call(direct)
+		}
+		if got := sentVia(t, direct); got != viaH1 {
+			t.Fatalf("sent via %s", got)
+		}
+		if n := opened.Load(); n != 1 {
+			t.Errorf("%d connections for 5 calls, want 1", n)
+		}
+		// The server closes the idle connection: the next call takes a new one, without error.
+		waitUntil(t, func() bool { return closed.Load() == 1 })
+		call(direct)
+		if n := opened.Load(); n != 2 {
+			t.Errorf("%d connections, want 2", n)
+		}
+		sdk.Options().HTTPClient.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+		waitUntil(t, func() bool { return closed.Load() == 2 })
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, r := range rec.reqs {
+			if r.Header.Get("Accept-Encoding") != "" || !strings.HasPrefix(r.Header.Get("User-Agent"), "kinesis_agg ") {
+				t.Fatalf("request headers %v: not sent by h1", r.Header)
+			}
+		}
+	})
+
+	t.Run("proxy", func(t *testing.T) {
+		var proxied atomic.Int32
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			proxied.Add(1)
+			if !r.URL.IsAbs() || r.URL.Host != strings.TrimPrefix(srv.URL, "http://") {
+				http.Error(w, "not a proxy request: "+r.URL.String(), http.StatusBadRequest)
+				return
+			}
+			rec.ServeHTTP(w, r)
+		}))
+		defer proxy.Close()
+		sdk, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxyURL, _ := url.Parse(proxy.URL)
+		sdk.Options().HTTPClient.(*keepAliveClient).c.(*http.Client).Transport.(*http.Transport).Proxy = http.ProxyURL(proxyURL)
+		direct := NewPutRecordsClient(sdk)
+		call(direct)
+		if got := sentVia(t, direct); got != viaNetHTTP || proxied.Load() != 1 {
+			t.Errorf("sent via %s, %d requests through the proxy; want net/http and 1", got, proxied.Load())
+		}
+		sdk.Options().HTTPClient.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+	})
+
+	t.Run("other HTTP client", func(t *testing.T) {
+		sdk, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := KeepAlive(awshttp.NewBuildableClient())
+		defer hc.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+		direct := NewPutRecordsClient(kinesis.New(sdk.Options(), func(o *kinesis.Options) { o.HTTPClient = hc }))
+		call(direct)
+		if got := sentVia(t, direct); got != viaNetHTTP {
+			t.Errorf("sent via %s, want net/http", got)
+		}
+	})
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+	}
+}
+
+// quietServer answers every request with answer and allocates nothing per request itself, so
+// that testing.AllocsPerRun counts the client's allocations. It returns the server's URL.
+func quietServer(t *testing.T, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nDate: %s\r\nContent-Length: %d\r\n\r\n%s",
+		time.Now().UTC().Format(http.TimeFormat), len(answer), answer)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReaderSize(c, 64<<10)
+				for {
+					length := 0
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) <= 2 {
+							break
+						}
+						if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+							for _, d := range bytes.TrimSpace(v) {
+								length = length*10 + int(d-'0')
+							}
+						}
+					}
+					if _, err := br.Discard(length); err != nil {
+						return
+					}
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestPutRecordsClientH1Allocations: a 500-entry call through h1 allocates for its signature
+// and its decoded answer, not for HTTP.
+func TestPutRecordsClientH1Allocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	isolateEnv(t, true)
+	canned, in := cannedCall(t)
+	_, direct := bothClients(t, Config{Region: "eu-west-1", Endpoint: quietServer(t, string(canned.Options().HTTPClient.(*cannedHTTP).body))})
+	call := func() {
+		out, err := direct.PutRecords(context.Background(), in)
+		if err != nil || len(out.Records) != len(in.Records) || aws.ToString(out.Records[7].ShardId) != "shardId-000000000003" {
+			t.Fatalf("PutRecords: %v", err)
+		}
+	}
+	call()
+	if got := sentVia(t, direct); got != viaH1 {
+		t.Fatalf("sent via %s", got)
+	}
+	n := testing.AllocsPerRun(50, call)
+	t.Logf("%.1f allocations per call", n)
+	// The signature (3), the body hash's hex (1) and the decoded answer (about 7); none for HTTP.
+	if n > 14 {
+		t.Errorf("%.1f allocations per call of %d entries, want at most 14", n, len(in.Records))
+	}
+}
+
+// TestPutRecordsClientClockSkew: when Kinesis's Date is minutes away from the local clock,
+// requests are signed with Kinesis's time, and with the local one again once the clocks agree.
+func TestPutRecordsClientClockSkew(t *testing.T) {
+	isolateEnv(t, true)
+	for _, via := range transports {
+		t.Run(via, func(t *testing.T) {
+			var ahead atomic.Int64
+			var mu sync.Mutex
+			var signedAt []time.Time
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				at, _ := time.Parse(amzDateLayout, r.Header.Get("X-Amz-Date"))
+				mu.Lock()
+				signedAt = append(signedAt, at)
+				mu.Unlock()
+				w.Header().Set("Date", time.Now().Add(time.Duration(ahead.Load())).UTC().Format(http.TimeFormat))
+				io.WriteString(w, `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`)
+			}))
+			defer srv.Close()
+			_, direct := bothClientsVia(t, Config{Region: "us-east-1", Endpoint: srv.URL}, via)
+			steps := []struct {
+				ahead time.Duration // Kinesis's clock ahead of the local one
+				want  time.Duration // signing time ahead of the local clock on the next call
+			}{{10 * time.Minute, 10 * time.Minute}, {10 * time.Minute, 10 * time.Minute}, {time.Minute, 0}, {-20 * time.Minute, -20 * time.Minute}, {0, 0}}
+			for i, s := range steps {
+				ahead.Store(int64(s.ahead))
+				for range 2 { // the second call signs with what the first learnt
+					if _, err := direct.PutRecords(context.Background(), putInput()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mu.Lock()
+				got := signedAt[len(signedAt)-1].Sub(time.Now())
+				mu.Unlock()
+				if d := got - s.want; d < -5*time.Second || d > 5*time.Second {
+					t.Errorf("step %d: signed %v ahead, want %v", i, got.Round(time.Second), s.want)
+				}
+			}
 		})
 	}
 }
