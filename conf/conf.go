@@ -635,7 +635,7 @@ func keyTable() []key {
 	p, f = durationKey(func(c *Config) *time.Duration { return &c.HTTPRequestTimeout }, true, "")
 	add("http_request_timeout", "Timeout of each HTTP request to AWS.", p, f)
 
-	add("put_records_client", "How PutRecords is sent: direct (the plugin builds and signs the request itself, several times cheaper per call) or sdk (the AWS SDK's full operation stack, a fallback should a proxy or endpoint need what only the SDK does). Errors are the SDK's either way.",
+	add("put_records_client", "How PutRecords is sent: direct (the plugin builds and signs the request itself and sends it over its own HTTP/1.1 keep-alive connections, or through Go's net/http when HTTPS_PROXY/HTTP_PROXY applies; several times cheaper per call) or sdk (the AWS SDK's full operation stack over net/http, a fallback should a proxy or endpoint need what only the SDK does). Errors are the SDK's either way.",
 		func(c *Config, v string) error {
 			switch l := strings.ToLower(v); l {
 			case PutRecordsDirect, PutRecordsSDK:
