@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -149,7 +148,6 @@ type span struct {
 	data, dataLen int
 	pk, pkLen     int
 	ehk, ehkLen   int
-	cachedHash    bool // the record's hash is its partition key's, looked up after the chunk
 }
 
 // Rejection is an event that produces no record for a permanent reason.
@@ -221,26 +219,14 @@ func (c *Converter) Convert(chunk []byte, tag string, b *Batch) {
 		b.Events++
 		p = end
 	}
-	// The arena has stopped growing: point the records into it. Partition-key hashes are looked
-	// up here rather than while converting: in this short loop the cache lookups of successive
-	// records do not wait for one another, and a run of records with one key (a chunk is one
-	// tag, often one container) costs one lookup.
-	var run []byte
-	var runHash hashkey.Key
+	// The arena has stopped growing: point the records into it.
 	for i := range b.Records {
 		s := &b.spans[i]
 		r := &b.Records[i]
 		r.Data = b.arena[s.data : s.data+s.dataLen : s.data+s.dataLen]
-		pk := b.arena[s.pk : s.pk+s.pkLen]
-		r.PartitionKey = unsafe.String(unsafe.SliceData(pk), len(pk))
+		r.PartitionKey = unsafe.String(unsafe.SliceData(b.arena[s.pk:]), s.pkLen)
 		if s.ehkLen > 0 {
 			r.ExplicitHashKey = unsafe.String(&b.arena[s.ehk], s.ehkLen)
-		}
-		if s.cachedHash {
-			if run == nil || !bytes.Equal(pk, run) {
-				run, runHash = pk, b.hashes.hash(b.arena, s.pk, s.pkLen)
-			}
-			r.Hash = runHash
 		}
 	}
 }
@@ -515,7 +501,7 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 	case random: // unique: not worth caching
 		hash = hashkey.FromBytes(md5.Sum(b.arena[s.pk : s.pk+s.pkLen]))
 	default:
-		s.cachedHash = true // hashed in Convert once the chunk is done
+		hash = b.hashes.hashRun(b.arena, s.pk, s.pkLen)
 	}
 	if random {
 		b.RandomKeys++

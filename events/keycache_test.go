@@ -61,7 +61,7 @@ func TestIsASCII(t *testing.T) {
 	}
 }
 
-// Convert looks partition-key hashes up after the chunk, once per run of equal keys: every
+// Convert hashes a run of records with one partition key once (keyCache.hashRun): every
 // record still gets its own key's MD5 whatever precedes it (runs, alternation, a record with an
 // explicit hash key or a random key in between), and across a reused Batch.
 func TestConvertHashesPerRecord(t *testing.T) {

@@ -176,6 +176,13 @@ type keyCache struct {
 	seed   maphash.Seed
 	seeded bool
 	ents   *[keyCacheSize]keyCacheEntry // allocated on first use
+
+	// The last key hashed, as an arena range, for runs of records with one key (a chunk is one
+	// tag, often one container): comparing with the key just written is cheaper than a lookup
+	// in a table that the chunk's data keeps pushing out of the CPU caches.
+	last, lastLen int
+	lastHash      hashkey.Key
+	hasLast       bool
 }
 
 const (
@@ -190,7 +197,18 @@ type keyCacheEntry struct {
 }
 
 // reset keeps the entries: they hold copies, not references into the arena.
-func (k *keyCache) reset() {}
+func (k *keyCache) reset() { k.hasLast = false }
+
+// hashRun is hash for the key at arena[off:off+n], answered from the previous call when that
+// was for the same key bytes. The arena must not have changed below off since that call.
+func (k *keyCache) hashRun(arena []byte, off, n int) hashkey.Key {
+	if k.hasLast && n == k.lastLen && bytes.Equal(arena[off:off+n], arena[k.last:k.last+n]) {
+		return k.lastHash
+	}
+	h := k.hash(arena, off, n)
+	k.last, k.lastLen, k.lastHash, k.hasLast = off, n, h, true
+	return h
+}
 
 // hash returns MD5(arena[off:off+n]) as a hash key.
 func (k *keyCache) hash(arena []byte, off, n int) hashkey.Key {
