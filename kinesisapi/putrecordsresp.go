@@ -3,6 +3,7 @@ package kinesisapi
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -262,15 +263,32 @@ func (s *scanner) plainEntry() (seq, shard []byte, ok bool) {
 // '\\' (escapes, control characters, UTF-8), which the general path reads.
 func plainValue(b []byte) (v, rest []byte, ok bool) {
 	q := bytes.IndexByte(b, '"')
-	if q < 0 {
+	if q < 0 || !isPrintable(b[:q]) {
 		return nil, nil, false
 	}
-	for _, c := range b[:q] {
+	return b[:q], b[q:], true
+}
+
+// isPrintable reports whether every byte of v is printable ASCII other than '\\', eight bytes
+// at a time: sequence numbers are 56 bytes, and this test was most of an answer's decoding.
+func isPrintable(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		// A byte below 0x20, a byte of 0x7f and up, a backslash: each sets its high bit here.
+		// Borrows and carries cross into the next byte only from a byte already caught.
+		bad := (x-0x20*ones)&^x | (x + ones) | x | ((x^0x5c*ones)-ones)&^(x^0x5c*ones)
+		if bad&highs != 0 {
+			return false
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
 		if !printable[c] {
-			return nil, nil, false
+			return false
 		}
 	}
-	return b[:q], b[q:], true
+	return true
 }
 
 // printable marks the bytes plainValue takes as they are.

@@ -1,6 +1,7 @@
 package kinesisapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,4 +198,39 @@ func hasCaseVariants(doc map[string]json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// isPrintable agrees with the byte table for every byte value at every position of words and
+// tails, next to printable bytes and next to the values that carry or borrow (0x00, 0x7f, 0xff).
+func TestIsPrintable(t *testing.T) {
+	want := func(v []byte) bool {
+		for _, c := range v {
+			if !printable[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, fill := range []byte{'a', '0', ' ', '~'} {
+					v := bytes.Repeat([]byte{fill}, n)
+					v[pos] = byte(c)
+					if got := isPrintable(v); got != want(v) {
+						t.Fatalf("len %d, byte %#x at %d among %q: %v, want %v", n, c, pos, fill, got, want(v))
+					}
+					for _, other := range []byte{0x00, 0x7f, 0xff, 0x1f, 0x20, 0x5b, 0x5d} {
+						for pos2 := 0; pos2 < n; pos2++ {
+							w := bytes.Clone(v)
+							w[pos2] = other
+							if got := isPrintable(w); got != want(w) {
+								t.Fatalf("%x: %v, want %v", w, got, want(w))
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }
