@@ -1,7 +1,6 @@
 package kinesisapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -27,6 +26,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/h1/h1test"
 )
 
 // sdkAuthorization signs r as the SDK's signer does and returns its X-Amz-Date and
@@ -595,13 +596,13 @@ func TestPutRecordsClientUsesH1(t *testing.T) {
 			t.Errorf("%d connections for 5 calls, want 1", n)
 		}
 		// The server closes the idle connection: the next call takes a new one, without error.
-		waitUntil(t, func() bool { return closed.Load() == 1 })
+		h1test.WaitFor(t, func() bool { return closed.Load() == 1 })
 		call(direct)
 		if n := opened.Load(); n != 2 {
 			t.Errorf("%d connections, want 2", n)
 		}
 		sdk.Options().HTTPClient.(interface{ CloseIdleConnections() }).CloseIdleConnections()
-		waitUntil(t, func() bool { return closed.Load() == 2 })
+		h1test.WaitFor(t, func() bool { return closed.Load() == 2 })
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		for _, r := range rec.reqs {
@@ -651,15 +652,6 @@ func TestPutRecordsClientUsesH1(t *testing.T) {
 	})
 }
 
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5s")
-		}
-	}
-}
-
 // quietServer answers every request with answer and allocates nothing per request itself, so
 // that testing.AllocsPerRun counts the client's allocations. It returns the server's URL.
 func quietServer(t *testing.T, answer string) string {
@@ -670,45 +662,14 @@ func quietServer(t *testing.T, answer string) string {
 	}
 	out := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nDate: %s\r\nContent-Length: %d\r\n\r\n%s",
 		time.Now().UTC().Format(http.TimeFormat), len(answer), answer)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 64<<10)
-				for {
-					length := 0
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-						if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-							for _, d := range bytes.TrimSpace(v) {
-								length = length*10 + int(d-'0')
-							}
-						}
-					}
-					if _, err := br.Discard(length); err != nil {
-						return
-					}
-					if _, err := c.Write(out); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h1test.ServeCanned(ln, out)
+	}()
 	t.Cleanup(func() {
 		ln.Close()
-		wg.Wait()
+		<-done
 	})
 	return "http://" + ln.Addr().String()
 }

@@ -269,14 +269,7 @@ func (c *Client) fail(ctx context.Context, req *Request, err error, ctxDeadline 
 }
 
 func (c *Client) urlError(req *Request, err error) error {
-	method := req.Method
-	if method == "" {
-		method = "GET"
-	}
-	path := req.Path
-	if path == "" {
-		path = "/"
-	}
+	method, path := req.target()
 	// The operation is spelled as net/http spells it ("Post").
 	return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: c.origin + path, Err: err}
 }
@@ -347,16 +340,21 @@ func equalFoldString(a, b string) bool {
 	return true
 }
 
-// appendHead appends the request line and header of req.
-func appendHead(b []byte, req *Request, host string) []byte {
-	method := req.Method
+// target returns req's method and path with their defaults, GET and /.
+func (req *Request) target() (method, path string) {
+	method, path = req.Method, req.Path
 	if method == "" {
 		method = "GET"
 	}
-	path := req.Path
 	if path == "" {
 		path = "/"
 	}
+	return method, path
+}
+
+// appendHead appends the request line and header of req.
+func appendHead(b []byte, req *Request, host string) []byte {
+	method, path := req.target()
 	b = append(b, method...)
 	b = append(b, ' ')
 	b = append(b, path...)

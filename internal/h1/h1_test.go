@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/h1/h1test"
 )
 
 // raceEnabled is set by race_test.go when built with -race.
@@ -603,12 +605,12 @@ func TestCloseIdleConnections(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	idle := idleCount(c)
 	c.CloseIdleConnections()
-	waitFor(t, func() bool { return closed.Load() == int32(idle) })
+	h1test.WaitFor(t, func() bool { return closed.Load() == int32(idle) })
 	close(release)
 	if err := <-busy; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return closed.Load() == opened.Load() })
+	h1test.WaitFor(t, func() bool { return closed.Load() == opened.Load() })
 	if n := idleCount(c); n != 0 {
 		t.Errorf("%d idle connections after CloseIdleConnections", n)
 	}
@@ -616,15 +618,6 @@ func TestCloseIdleConnections(t *testing.T) {
 	var resp Response
 	if err := c.Do(context.Background(), post("x"), &resp); err != nil || string(resp.Body) != "ok" {
 		t.Fatalf("after CloseIdleConnections: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5s")
-		}
 	}
 }
 
@@ -659,7 +652,7 @@ func TestMaxIdle(t *testing.T) {
 		if n := idleCount(c); n != tt.keep || opened.Load()-before != 5 {
 			t.Errorf("MaxIdle %d: %d idle of %d connections, want %d", tt.maxIdle, n, opened.Load()-before, tt.keep)
 		}
-		waitFor(t, func() bool { return opened.Load()-closed.Load() == int32(tt.keep) })
+		h1test.WaitFor(t, func() bool { return opened.Load()-closed.Load() == int32(tt.keep) })
 		c.CloseIdleConnections()
 	}
 }
@@ -757,37 +750,7 @@ func TestQuietServerProcess(t *testing.T) {
 		ln.Close()
 	}()
 	fmt.Println(ln.Addr())
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			br := bufio.NewReaderSize(c, 64<<10)
-			for {
-				length := 0
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						break
-					}
-					if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-						fmt.Sscan(string(v), &length)
-					}
-				}
-				if _, err := br.Discard(length); err != nil {
-					return
-				}
-				if _, err := c.Write(out); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	h1test.ServeCanned(ln, out)
 }
 
 // TestAllocations: a request over a kept connection allocates (next to) nothing.
