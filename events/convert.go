@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
@@ -56,6 +57,7 @@ type Options struct {
 type Converter struct {
 	enc         jsonEnc
 	pk, ehk     []string
+	pkKeys      []pathKey // pk for the JSON walk
 	logKey      []string
 	dataKeys    map[string]struct{}
 	timeKeyJSON []byte // `,"key":"` or `"key":"` without the leading comma
@@ -69,7 +71,9 @@ type Converter struct {
 // NewConverter validates o and returns a Converter.
 func NewConverter(o Options) (*Converter, error) {
 	c := &Converter{
+		enc:      jsonEnc{avx2: useAVX2},
 		pk:       clonePath(o.PartitionKey),
+		pkKeys:   pathKeys(o.PartitionKey),
 		ehk:      clonePath(o.ExplicitHashKey),
 		logKey:   clonePath(o.LogKey),
 		newline:  o.AppendNewline,
@@ -515,7 +519,7 @@ func (c *Converter) record(src []byte, start, rp int, ts eventTime, b *Batch) (i
 // recordJSON writes the map record at src[rp:] as JSON, noting where the keyed fields are.
 func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, locs, int, error) {
 	l := locs{pk: -1, ehk: -1, log: -1}
-	n, q, ok := fixmapAt(src, rp)
+	n, q, ok := mapAt(src, rp)
 	if !ok {
 		h, hq, err := readHdr(src, rp)
 		if err != nil {
@@ -527,7 +531,7 @@ func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, l
 	if c.dataKeys == nil && c.ehk == nil {
 		// The usual case: every member is written and only the partition key is looked for, as
 		// in a nested map.
-		if buf, q, l.pk, err = c.enc.members(buf, src, q, n, 0, c.pk); err != nil {
+		if buf, q, l.pk, err = c.enc.members(buf, src, q, n, 0, c.pkKeys); err != nil {
 			return buf, l, q, err
 		}
 		l.pkResolved = true
@@ -583,7 +587,7 @@ func (c *Converter) recordJSON(buf, src []byte, rp int, ts eventTime) ([]byte, l
 		buf = append(buf, ':')
 		if len(c.pk) > 1 && str && string(key) == c.pk[0] {
 			var found int
-			if buf, q, found, err = c.enc.valueFind(buf, src, vp, 1, c.pk[1:]); err != nil {
+			if buf, q, found, err = c.enc.valueFind(buf, src, vp, 1, c.pkKeys[1:]); err != nil {
 				return buf, l, q, err
 			}
 			l.pk, l.pkResolved = found, true
@@ -613,36 +617,66 @@ func (c *Converter) closeRecord(buf []byte, written int, ts eventTime) []byte {
 func (c *Converter) appendTime(buf []byte, ts eventTime) []byte {
 	start := len(buf)
 	buf = c.timeFormat.AppendFormat(buf, time.Unix(ts.sec, ts.nsec).UTC())
-	for _, ch := range buf[start:] {
-		if ch >= 0x80 || !safe[ch] {
-			// Literal text in the layout needs escaping (rare): escape a copy.
-			text := append([]byte(nil), buf[start:]...)
-			return appendEscaped(buf[:start], text)
-		}
+	if text := buf[start:]; !isPlain(text) {
+		// Literal text in the layout needs escaping (rare): escape a copy.
+		text = append([]byte(nil), text...)
+		return appendEscaped(buf[:start], text)
 	}
 	return buf
+}
+
+// isPlain reports whether a JSON string holds s as is, a word at a time.
+func isPlain(s []byte) bool {
+	var a uint64
+	for ; len(s) >= 8; s = s[8:] {
+		a |= attention(binary.LittleEndian.Uint64(s))
+	}
+	for _, ch := range s {
+		if ch >= utf8.RuneSelf || !safe[ch] {
+			return false
+		}
+	}
+	return a == 0
 }
 
 // scan walks the map record at src[rp:] without writing anything, noting where the keyed fields
 // are, and returns the offset past the record.
 func (c *Converter) scan(src []byte, rp int) (locs, int, error) {
 	l := locs{pk: -1, ehk: -1, log: -1}
-	h, q, err := readHdr(src, rp)
-	if err != nil {
-		return l, q, err
-	}
-	for i := 0; i < h.n; i++ {
-		kh, kq, err := readHdr(src, q)
+	n, q, ok := mapAt(src, rp)
+	if !ok {
+		h, hq, err := readHdr(src, rp)
 		if err != nil {
-			return l, kq, err
+			return l, hq, err
 		}
-		vp := kq
-		if kh.t == tStr || kh.t == tBin {
-			vp = kq + kh.n
-			c.track(&l, src[kq:vp], vp)
-		} else if vp, err = skip(src, q); err != nil {
-			return l, vp, err
+		n, q = h.n, hq
+	}
+	for i := 0; i < n; i++ {
+		var vp int
+		if s, end, ok := strAt(src, q); ok {
+			vp = end
+			key := src[s:end]
+			c.track(&l, key, vp)
+			// A nested partition key is looked up while its map is skipped: one walk, not two.
+			if len(c.pk) > 1 && string(key) == c.pk[0] {
+				if pk, end, ok := resolveEnd(src, vp, c.pk[1:]); ok {
+					l.pk, l.pkResolved, q = pk, true, end
+					continue
+				}
+			}
+		} else {
+			kh, kq, err := readHdr(src, q)
+			if err != nil {
+				return l, kq, err
+			}
+			if kh.t == tStr || kh.t == tBin {
+				vp = kq + kh.n
+				c.track(&l, src[kq:vp], vp)
+			} else if vp, err = skip(src, q); err != nil {
+				return l, vp, err
+			}
 		}
+		var err error
 		if q, err = skip(src, vp); err != nil {
 			return l, q, err
 		}
@@ -669,42 +703,61 @@ func resolve(src []byte, vp int, path []string) int {
 		if vp < 0 {
 			return -1
 		}
-		h, q, err := readHdr(src, vp)
-		if err != nil || h.t != tMap {
-			return -1
-		}
-		vp = -1
-		for i := 0; i < h.n; i++ {
-			var (
-				key   []byte
-				isStr bool
-				next  int
-			)
-			if q < len(src) && src[q]>>5 == 0xa0>>5 { // fixstr
-				next = q + 1 + int(src[q]&0x1f)
-				if next > len(src) {
-					return -1
-				}
-				key, isStr = src[q+1:next], true
-			} else {
-				kh, kq, err := readHdr(src, q)
-				if err != nil {
-					return -1
-				}
-				if kh.t == tStr || kh.t == tBin {
-					next = kq + kh.n
-					key, isStr = src[kq:next], true
-				} else if next, err = skip(src, q); err != nil {
-					return -1
-				}
-			}
-			if isStr && string(key) == k {
-				vp = next
-			}
-			if q, err = skip(src, next); err != nil {
-				return -1
-			}
-		}
+		vp, _ = lookup(src, vp, k)
 	}
 	return vp
+}
+
+// resolveEnd is resolve for a non-empty path and also returns the offset past the value at
+// src[vp:]; ok is false, and the rest undefined, when that value is not a well-formed map.
+func resolveEnd(src []byte, vp int, path []string) (found, end int, ok bool) {
+	found, end = lookup(src, vp, path[0])
+	if end < 0 {
+		return -1, -1, false
+	}
+	return resolve(src, found, path[1:]), end, true
+}
+
+// lookup returns the offset of the value of key k in the map at src[vp:] (the last duplicate
+// wins; -1 when absent) and the offset past the map; both are -1 when the value is not a map or
+// is malformed.
+func lookup(src []byte, vp int, k string) (found, end int) {
+	n, q, ok := mapAt(src, vp)
+	if !ok {
+		h, hq, err := readHdr(src, vp)
+		if err != nil || h.t != tMap {
+			return -1, -1
+		}
+		n, q = h.n, hq
+	}
+	found = -1
+	for i := 0; i < n; i++ {
+		var (
+			key   []byte
+			isStr bool
+			next  int
+		)
+		if s, end, ok := strAt(src, q); ok {
+			key, isStr, next = src[s:end], true, end
+		} else {
+			kh, kq, err := readHdr(src, q)
+			if err != nil {
+				return -1, -1
+			}
+			if kh.t == tStr || kh.t == tBin {
+				next = kq + kh.n
+				key, isStr = src[kq:next], true
+			} else if next, err = skip(src, q); err != nil {
+				return -1, -1
+			}
+		}
+		if isStr && string(key) == k {
+			found = next
+		}
+		var err error
+		if q, err = skip(src, next); err != nil {
+			return -1, -1
+		}
+	}
+	return found, q
 }

@@ -76,6 +76,12 @@
 // (default 1 MiB, the Kinesis per-record limit); a larger record is rejected with a reason that
 // names the sizes and the limit.
 //
+// # Speed
+//
+// Runs of strings that JSON holds as they are, most keys and values of log records, are copied
+// with a test of 32 bytes at a time by an assembly kernel on amd64 CPUs with AVX2 and BMI2, and a
+// word at a time by portable Go elsewhere and with the purego build tag. Both give the same bytes.
+//
 // # Memory
 //
 // A Batch owns a byte arena that holds every record's Data, PartitionKey and ExplicitHashKey.

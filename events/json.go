@@ -17,6 +17,34 @@ type jsonEnc struct {
 	// dots is the JSON-escaped replacement for '.' in map keys; replace says whether to use it.
 	dots    []byte
 	replace bool
+	// avx2 selects plainItemsAVX2 over plainItemsGo (useAVX2; tests turn it off).
+	avx2 bool
+}
+
+// pathKey is an element of a field path that a walk looks for (see members), also in the form
+// plainItemsGo and plainItemsAVX2 compare keys with: zero-padded to 32 bytes, n = -1 when longer.
+type pathKey struct {
+	s   string
+	pad [32]byte
+	n   int
+}
+
+// noKey is the pathKey of no path: it matches no key.
+var noKey = pathKey{n: -1}
+
+// pathKeys returns path as pathKeys; nil for nil.
+func pathKeys(path []string) []pathKey {
+	if path == nil {
+		return nil
+	}
+	keys := make([]pathKey, len(path))
+	for i, k := range path {
+		keys[i] = pathKey{s: k, n: -1}
+		if len(k) <= 32 {
+			keys[i].n = copy(keys[i].pad[:], k)
+		}
+	}
+	return keys
 }
 
 // strAt returns the payload bounds of the fixstr or str8 at src[p:], the string headers that log
@@ -37,14 +65,28 @@ func strAt(src []byte, p int) (s, end int, ok bool) {
 	return s, end, end <= len(src)
 }
 
-// fixmapAt returns the element count of the fixmap at src[p:] and the offset past its header; ok
-// is false for any other value, and for a count the rest of src cannot hold (see container).
-func fixmapAt(src []byte, p int) (n, q int, ok bool) {
-	if uint(p) >= uint(len(src)) || src[p]>>4 != 0x8 {
+// mapAt returns the pair count of the map at src[p:] and the offset past its header; ok is false
+// for any other value, and for a count the rest of src cannot hold (see container), which the
+// general path reports.
+func mapAt(src []byte, p int) (n, q int, ok bool) {
+	if uint(p) >= uint(len(src)) {
 		return 0, 0, false
 	}
-	n, q = int(src[p]&0x0f), p+1
-	return n, q, 2*n <= len(src)-q
+	var u uint64
+	switch c := src[p]; {
+	case c>>4 == 0x8:
+		u, q = uint64(c&0x0f), p+1
+	case c == 0xde && len(src)-p >= 3:
+		u, q = uint64(binary.BigEndian.Uint16(src[p+1:])), p+3
+	case c == 0xdf && len(src)-p >= 5:
+		u, q = uint64(binary.BigEndian.Uint32(src[p+1:])), p+5
+	default:
+		return 0, 0, false
+	}
+	if 2*u > uint64(len(src)-q) {
+		return 0, 0, false
+	}
+	return int(u), q, true
 }
 
 // value appends the JSON form of the msgpack value at src[p:] and returns the grown buffer and the
@@ -56,9 +98,6 @@ func (e *jsonEnc) value(buf, src []byte, p, depth int) ([]byte, int, error) {
 	}
 	if p < len(src) && src[p] <= 0x7f {
 		return strconv.AppendUint(buf, uint64(src[p]), 10), p + 1, nil
-	}
-	if n, q, ok := fixmapAt(src, p); ok {
-		return e.object(buf, src, q, n, depth)
 	}
 	h, q, err := readHdr(src, p)
 	if err != nil {
@@ -117,7 +156,7 @@ func (e *jsonEnc) object(buf, src []byte, q, n, depth int) ([]byte, int, error) 
 // members writes the n key/value pairs at src[q:] of a map at depth as a JSON object without
 // its closing brace and returns the offset past them. With a path it also returns the offset of
 // the value that path names (the last duplicate wins; -1 when absent), saving a second scan.
-func (e *jsonEnc) members(buf, src []byte, q, n, depth int, path []string) (out []byte, end, found int, err error) {
+func (e *jsonEnc) members(buf, src []byte, q, n, depth int, path []pathKey) (out []byte, end, found int, err error) {
 	if depth >= maxDepth {
 		return buf, q, -1, errTooDeep
 	}
@@ -125,60 +164,90 @@ func (e *jsonEnc) members(buf, src []byte, q, n, depth int, path []string) (out 
 	if n == 0 {
 		return append(buf, '{'), q, found, nil
 	}
-	// Item j is a key when j is even, else a value. plainItems writes the runs of short plain
-	// strings; this loop writes the rest, and the keys that may be path[0] with their values.
-	var stop uint64 // bit i set: plainItems leaves keys of length i to this loop
-	switch {
-	case e.replace:
-		stop = ^uint64(0)
-	case path != nil && len(path[0]) < 64:
-		stop = 1 << len(path[0])
+	// Item j is a key when j is even, else a value. plainItemsAVX2 or plainItemsGo writes the
+	// runs of plain strings (keys without dots when they are replaced) and stops at the value of
+	// a key path[0] it wrote; this loop writes the rest.
+	keyStop := byte('"') // escaped anyway: no extra stop
+	if e.replace {
+		keyStop = '.'
 	}
-	match := false // item j-1 is the key path[0]
-	for j := 0; j < 2*n; j++ {
-		// plainItems would stop at once at the key path[0]'s value and, with ReplaceDots, at a key.
-		if !match && (j&1 != 0 || stop != ^uint64(0)) {
-			if buf, q, j = plainItems(buf, src, q, j, 2*n, stop); j == 2*n {
-				break
-			}
+	want := &noKey
+	if path != nil {
+		want = &path[0]
+	}
+	n2 := 2 * n
+	for j := 0; j < n2; {
+		var at bool
+		if e.avx2 {
+			var o int
+			o, q, j, at = plainItemsAVX2(unsafe.SliceData(buf), len(buf), cap(buf), unsafe.SliceData(src), len(src), q, j, n2, &want.pad, want.n, keyStop)
+			buf = buf[:o]
+		} else {
+			buf, q, j, at = plainItemsGo(buf, src, q, j, n2, &want.pad, want.n, keyStop)
 		}
-		buf = append(buf, sepBefore(j))
-		if j&1 == 0 {
-			if s, end, ok := strAt(src, q); ok {
-				key := src[s:end]
-				match = path != nil && string(key) == path[0]
-				if e.replace {
-					buf = e.keyText(buf, key)
-				} else {
-					buf = appendString(buf, key)
-				}
-				q = end
+		if at { // item j is the value of the key path[0]
+			if len(path) == 1 {
+				found = q
 				continue
 			}
+			buf = append(buf, ':')
+			if buf, q, found, err = e.valueFind(buf, src, q, depth+1, path[1:]); err != nil {
+				return buf, q, -1, err
+			}
+			j++
+			continue
+		}
+		if j == n2 {
+			break
+		}
+		buf = append(buf, sepBefore(j))
+		if j&1 != 0 {
+			// A map directly, else value.
+			if q >= len(src) || src[q]>>4 != 0x8 && src[q] != 0xde && src[q] != 0xdf {
+				buf, q, err = e.value(buf, src, q, depth+1)
+			} else if m, p, ok := mapAt(src, q); ok {
+				buf, q, _, err = e.members(buf, src, p, m, depth+1, nil)
+				buf = append(buf, '}')
+			} else {
+				buf, q, err = e.value(buf, src, q, depth+1)
+			}
+			if err != nil {
+				return buf, q, -1, err
+			}
+			j++
+			continue
+		}
+		var match bool
+		if s, end, ok := strAt(src, q); ok {
+			key := src[s:end]
+			match = path != nil && string(key) == path[0].s
+			if e.replace {
+				buf = e.keyText(buf, key)
+			} else {
+				buf = appendString(buf, key)
+			}
+			q = end
+		} else {
 			kh, kq, err := readHdr(src, q)
 			if err != nil {
 				return buf, kq, -1, err
 			}
-			match = path != nil && (kh.t == tStr || kh.t == tBin) && string(src[kq:kq+kh.n]) == path[0]
+			match = path != nil && (kh.t == tStr || kh.t == tBin) && string(src[kq:kq+kh.n]) == path[0].s
 			if buf, q, err = e.key(buf, src, q, depth+1); err != nil {
 				return buf, q, -1, err
 			}
-			continue
 		}
-		if match {
-			match = false
-			if len(path) > 1 {
-				if buf, q, found, err = e.valueFind(buf, src, q, depth+1, path[1:]); err != nil {
-					return buf, q, -1, err
-				}
-				continue
-			}
+		j++
+		switch {
+		case !match:
+		case len(path) == 1:
 			found = q
-		}
-		if s, end, ok := strAt(src, q); ok {
-			buf, q = appendString(buf, src[s:end]), end
-		} else if buf, q, err = e.value(buf, src, q, depth+1); err != nil {
-			return buf, q, -1, err
+		default:
+			buf = append(buf, ':')
+			if buf, q, found, err = e.valueFind(buf, src, q, depth+1, path[1:]); err != nil {
+				return buf, q, -1, err
+			}
+			j++
 		}
 	}
 	return buf, q, found, nil
@@ -196,54 +265,104 @@ func sepBefore(j int) byte {
 	return ','
 }
 
-// plainItems writes items j, j+1 ... of a map (see members) while they are fixstrs or str8s of at
-// most 32 bytes that need no escaping, most keys and many values, and returns the grown buffer,
-// the offset past them and the index of the first item left. It stops before item n2 and before
-// the keys the caller must see, those whose length is a bit set in stop. It calls nothing, so its
-// state stays in registers. Like appendString, it stores the 32 bytes after a string's header
-// whole, bounded by its length in buf; the loop condition keeps them inside src.
-func plainItems(buf, src []byte, q, j, n2 int, stop uint64) ([]byte, int, int) {
-	for ; j < n2 && q+34 <= len(src) && cap(buf)-len(buf) >= 35; j++ {
+// plainItemsGo writes items j, j+1 ... of a map (see members) while they are fixstrs or str8s
+// that need no escaping, keys of at most 32 bytes without the byte keyStop, and returns the grown
+// buffer, the offset past them and the index of the first item left. It stops before item n2,
+// and after a key equal to the first wantLen bytes of want (found is then true); it may stop
+// earlier near the end of src or of buf's capacity. plainItemsAVX2 does the same, 32 bytes at a
+// time.
+//
+// It works a word at a time and calls nothing, so its state stays in registers. Like
+// appendString, it copies whole words past a string's end, bounded by its length in buf; the
+// checks at the top of each item keep them inside src and buf.
+func plainItemsGo(buf, src []byte, q, j, n2 int, want *[32]byte, wantLen int, keyStop byte) (_ []byte, _, _ int, found bool) {
+	sp, dp := unsafe.Pointer(unsafe.SliceData(src)), unsafe.Pointer(unsafe.SliceData(buf))
+	o, lim, qlim := len(buf), cap(buf)-36, len(src)-34
+	stop := lsb * uint64(keyStop)
+	for ; j < n2 && q <= qlim && o <= lim; j++ {
 		var s, n int
-		switch c := src[q]; {
+		switch c := *(*byte)(unsafe.Add(sp, q)); {
 		case c>>5 == 0xa0>>5:
 			s, n = q+1, int(c&0x1f)
 		case c == 0xd9:
-			s, n = q+2, int(src[q+1])
+			s, n = q+2, int(*(*byte)(unsafe.Add(sp, q+1)))
 		default:
-			return buf, q, j
+			return buf[:o], q, j, false
 		}
-		if n > 32 || j&1 == 0 && stop>>n&1 != 0 {
-			return buf, q, j
-		}
-		t := (*[32]byte)(src[s:])
-		w0, w1 := binary.LittleEndian.Uint64(t[:]), binary.LittleEndian.Uint64(t[8:])
-		w2, w3 := binary.LittleEndian.Uint64(t[16:]), binary.LittleEndian.Uint64(t[24:])
-		if n <= 16 {
-			if !plain16(w0, w1, n) {
-				return buf, q, j
+		d := unsafe.Add(dp, o)
+		if n <= 32 {
+			// A key's keyStop bytes count as needing attention; the test is exact in the same
+			// way (a zero byte of w^stop sets its own high bit, borrows only go upwards).
+			key := uint64(0)
+			if j&1 == 0 {
+				key = ^uint64(0)
 			}
-		} else if m := &strMask[n]; attention(w0)|attention(w1)|attention(w2)&m[2]|attention(w3)&m[3] != 0 {
-			return buf, q, j
+			t := (*[32]byte)(unsafe.Add(sp, s))
+			b := (*[34]byte)(d)
+			w0 := binary.LittleEndian.Uint64(t[:])
+			binary.LittleEndian.PutUint64(b[2:], w0)
+			a := (attention(w0) | ((w0^stop)-lsb)&key) & strMask[n][0]
+			if n > 8 {
+				w1 := binary.LittleEndian.Uint64(t[8:])
+				binary.LittleEndian.PutUint64(b[10:], w1)
+				a |= (attention(w1) | ((w1^stop)-lsb)&key) & strMask[n][1]
+				if n > 16 {
+					w2, w3 := binary.LittleEndian.Uint64(t[16:]), binary.LittleEndian.Uint64(t[24:])
+					binary.LittleEndian.PutUint64(b[18:], w2)
+					binary.LittleEndian.PutUint64(b[26:], w3)
+					a |= (attention(w2)|((w2^stop)-lsb)&key)&strMask[n][2] | (attention(w3)|((w3^stop)-lsb)&key)&strMask[n][3]
+				}
+			}
+			if a&msb != 0 {
+				return buf[:o], q, j, false
+			}
+			b[0], b[1] = sepBefore(j), '"'
+			if n == wantLen && j&1 == 0 && sameWindow(t, want, n) {
+				*(*byte)(unsafe.Add(d, n+2)) = '"'
+				return buf[:o+n+3], s + n, j + 1, true
+			}
+		} else {
+			// A long value: whole words, the last one masked, while src and buf hold them.
+			words := (n + 7) >> 3
+			if j&1 == 0 || s+8*words > len(src) || o+8*words+4 > cap(buf) {
+				return buf[:o], q, j, false
+			}
+			var a uint64
+			k := 0
+			for ; k < 8*(words-1); k += 8 {
+				w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(sp, s+k))[:])
+				binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(d, 2+k))[:], w)
+				a |= attention(w)
+			}
+			w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(sp, s+k))[:])
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(d, 2+k))[:], w)
+			if a|attention(w)&strMask[n-k][0] != 0 {
+				return buf[:o], q, j, false
+			}
+			*(*[2]byte)(d) = [2]byte{sepBefore(j), '"'}
 		}
-		o := len(buf)
-		d := (*[35]byte)(buf[o:cap(buf)])
-		d[0], d[1] = sepBefore(j), '"'
-		binary.LittleEndian.PutUint64(d[2:], w0)
-		binary.LittleEndian.PutUint64(d[10:], w1)
-		binary.LittleEndian.PutUint64(d[18:], w2)
-		binary.LittleEndian.PutUint64(d[26:], w3)
-		d[n+2] = '"'
-		buf, q = buf[:o+n+3], s+n
+		*(*byte)(unsafe.Add(d, n+2)) = '"'
+		o += n + 3
+		q = s + n
 	}
-	return buf, q, j
+	return buf[:o], q, j, false
+}
+
+// sameWindow reports whether the first n <= 32 bytes of a and b are equal.
+func sameWindow(a, b *[32]byte, n int) bool {
+	m := &strMask[n]
+	var x uint64
+	for i := range 4 {
+		x |= (binary.LittleEndian.Uint64(a[8*i:]) ^ binary.LittleEndian.Uint64(b[8*i:])) & m[i]
+	}
+	return x == 0
 }
 
 // valueFind is value for a value that may contain the field path: while it writes a map it
 // notes the offset of the value that path names (see members). found is -1 when the path is
 // absent or the value is not a map.
-func (e *jsonEnc) valueFind(buf, src []byte, p, depth int, path []string) (out []byte, q, found int, err error) {
-	n, q, ok := fixmapAt(src, p)
+func (e *jsonEnc) valueFind(buf, src []byte, p, depth int, path []pathKey) (out []byte, q, found int, err error) {
+	n, q, ok := mapAt(src, p)
 	if !ok {
 		if p >= len(src) || src[p] != 0xde && src[p] != 0xdf { // not a map
 			buf, q, err = e.value(buf, src, p, depth)

@@ -3,6 +3,7 @@ package events
 import (
 	"crypto/md5"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -99,6 +100,16 @@ func TestConvertHashesPerRecord(t *testing.T) {
 			if r.Hash != want {
 				t.Errorf("round %d record %d (%q): hash %v, want %v", round, i, keys[i], r.Hash, want)
 			}
+		}
+	}
+}
+
+func TestRandomKeyHex(t *testing.T) {
+	s := randSource{r: rand.NewChaCha8([32]byte{1})}
+	check := rand.NewChaCha8([32]byte{1})
+	for i := 0; i < 10000; i++ {
+		if got, want := string(s.appendKey([]byte("x"))), fmt.Sprintf("x%016x", check.Uint64()); got != want {
+			t.Fatalf("got %s, want %s", got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"unicode/utf8"
@@ -61,6 +62,21 @@ func appendPartitionKey(dst, src []byte, vp int) ([]byte, bool) {
 // appendKeyText appends s with invalid UTF-8 replaced by U+FFFD, cut at a character boundary to
 // at most maxKeyUnits UTF-16 code units.
 func appendKeyText(dst, s []byte) []byte {
+	// Most keys are short ASCII: tested and copied as a 32-byte window, as appendString does.
+	if n := len(s); n <= 32 && cap(s) >= 32 && cap(dst)-len(dst) >= 32 {
+		t, m := (*[32]byte)(s[:32]), &strMask[n]
+		w0, w1 := binary.LittleEndian.Uint64(t[:]), binary.LittleEndian.Uint64(t[8:])
+		w2, w3 := binary.LittleEndian.Uint64(t[16:]), binary.LittleEndian.Uint64(t[24:])
+		if (w0&m[0]|w1&m[1]|w2&m[2]|w3&m[3])&msb == 0 {
+			o := len(dst)
+			d := (*[32]byte)(dst[o : o+32])
+			binary.LittleEndian.PutUint64(d[:], w0)
+			binary.LittleEndian.PutUint64(d[8:], w1)
+			binary.LittleEndian.PutUint64(d[16:], w2)
+			binary.LittleEndian.PutUint64(d[24:], w3)
+			return dst[:o+n]
+		}
+	}
 	// A valid string of at most 256 bytes has at most 256 code units. Keys are mostly ASCII,
 	// which a word test settles faster than utf8.Valid.
 	if len(s) <= maxKeyUnits && (isASCII(s) || utf8.Valid(s)) {
@@ -160,12 +176,22 @@ func (s *randSource) appendKey(dst []byte) []byte {
 		s.r = rand.NewChaCha8(seed)
 	}
 	v := s.r.Uint64()
-	var tmp [16]byte
-	for i := 15; i >= 0; i-- {
-		tmp[i] = hexDigits[v&0xF]
-		v >>= 4
-	}
-	return append(dst, tmp[:]...)
+	dst = binary.LittleEndian.AppendUint64(dst, hex8(uint32(v>>32)))
+	return binary.LittleEndian.AppendUint64(dst, hex8(uint32(v)))
+}
+
+// hex8 returns the 8 lowercase hex digits of x, most significant first, as a word in memory
+// order.
+func hex8(x uint32) uint64 {
+	// One nibble per byte, the least significant in the low byte, then reversed.
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000ffff0000ffff
+	v = (v | v<<8) & 0x00ff00ff00ff00ff
+	v = (v | v<<4) & 0x0f0f0f0f0f0f0f0f
+	v = bits.ReverseBytes64(v)
+	// '0'+d, and 'a'-'0'-10 more where d >= 10 (d+6 carries into bit 4).
+	ge10 := (v + lsb*6) >> 4 & lsb
+	return v + lsb*'0' + ge10*('a'-'0'-10)
 }
 
 // keyCache remembers the hash keys of partition keys across the flushes that reuse its Batch.

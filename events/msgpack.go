@@ -188,11 +188,12 @@ func payload(b []byte, p int, t vtype, n int, x int8) (hdr, int, error) {
 func container(b []byte, p int, t vtype, n int) (hdr, int, error) {
 	// Every element takes at least one byte: a count the rest of the chunk cannot hold is
 	// truncation, found here instead of after a long scan.
-	need := n
+	// In uint64: 2*n overflows an int on 32-bit platforms.
+	need := uint64(n)
 	if t == tMap {
-		need = 2 * n
+		need *= 2
 	}
-	if need > len(b)-p {
+	if need > uint64(len(b)-p) {
 		return hdr{}, p, ErrTruncated
 	}
 	return hdr{t: t, n: n}, p, nil
@@ -204,13 +205,18 @@ func skip(b []byte, p int) (int, error) {
 	// Fast paths for the values that dominate log records.
 	if p < len(b) {
 		switch c := b[p]; {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-			return p + 1, nil
 		case c>>5 == 0xa0>>5: // fixstr
 			if n := int(c & 0x1f); n <= len(b)-p-1 {
 				return p + 1 + n, nil
 			}
 			return p, ErrTruncated
+		case c == 0xd9 && p+1 < len(b): // str8
+			if n := int(b[p+1]); n <= len(b)-p-2 {
+				return p + 2 + n, nil
+			}
+			return p, ErrTruncated
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+			return p + 1, nil
 		}
 	}
 	return skipSlow(b, p)
@@ -218,20 +224,56 @@ func skip(b []byte, p int) (int, error) {
 
 func skipSlow(b []byte, p int) (int, error) {
 	for rem := 1; rem > 0; rem-- {
-		h, q, err := readHdr(b, p)
-		if err != nil {
-			return q, err
+		// The headers of log records inline, the rest through readHdr; each inline case fails
+		// as readHdr would, with ErrTruncated.
+		if p >= len(b) {
+			return p, ErrTruncated
 		}
-		switch h.t {
-		case tStr, tBin, tExt:
-			q += h.n
-		case tArray:
-			rem += h.n
-		case tMap:
-			rem += 2 * h.n
+		c := b[p]
+		q, n := p+1, 0 // past the header; elements to add (pairs count twice)
+		switch c >> 4 {
+		case 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0xe, 0xf: // fixint
+		case 0x8: // fixmap
+			n = 2 * int(c&0x0f)
+		case 0x9: // fixarray
+			n = int(c & 0x0f)
+		case 0xa, 0xb: // fixstr
+			if q += int(c & 0x1f); q > len(b) {
+				return p, ErrTruncated
+			}
+		default:
+			switch {
+			case c == 0xd9 && q < len(b): // str8
+				if q += 1 + int(b[q]); q > len(b) {
+					return p, ErrTruncated
+				}
+			case c == 0xdf && len(b)-q >= 4: // map32
+				u := uint64(binary.BigEndian.Uint32(b[q:]))
+				if q += 4; 2*u > uint64(len(b)-q) {
+					return p, ErrTruncated
+				}
+				n = 2 * int(u)
+			default:
+				h, hq, err := readHdr(b, p)
+				if err != nil {
+					return hq, err
+				}
+				switch q = hq; h.t {
+				case tStr, tBin, tExt:
+					q += h.n
+				case tArray:
+					n = h.n
+				case tMap:
+					n = 2 * h.n
+				}
+			}
 		}
+		// A container holds at least a byte per element; each pending value needs one more.
+		if n > len(b)-q {
+			return p, ErrTruncated
+		}
+		rem += n
 		p = q
-		// Each pending value needs at least one more byte.
 		if rem-1 > len(b)-p {
 			return p, ErrTruncated
 		}
