@@ -246,12 +246,21 @@ func (k *keyCache) hash(arena []byte, off, n int) hashkey.Key {
 		k.seed, k.seeded = maphash.MakeSeed(), true
 		k.ents = new([keyCacheSize]keyCacheEntry)
 	}
-	e := &k.ents[maphash.Bytes(k.seed, pk)%keyCacheSize]
-	if int(e.n) == n && bytes.Equal(e.key[:n], pk) {
-		return e.h
+	// Two-way: a key has two slots side by side, so that two keys of a workload that hash to
+	// one slot (a tenth of 1,000 keys in 8,192 slots) do not evict each other on every use. A
+	// key found in the second slot moves to the first; a new key takes the first and pushes
+	// its occupant to the second.
+	set := k.ents[maphash.Bytes(k.seed, pk)%keyCacheSize&^1:][:2]
+	if int(set[0].n) == n && bytes.Equal(set[0].key[:n], pk) {
+		return set[0].h
+	}
+	if int(set[1].n) == n && bytes.Equal(set[1].key[:n], pk) {
+		set[0], set[1] = set[1], set[0]
+		return set[0].h
 	}
 	h := hashkey.FromBytes(md5.Sum(pk))
-	e.n, e.h = uint8(n), h
-	copy(e.key[:], pk)
+	set[1] = set[0]
+	set[0].n, set[0].h = uint8(n), h
+	copy(set[0].key[:], pk)
 	return h
 }
