@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
-	"syscall"
 	"testing"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/guardmem"
 )
 
 // TestPlainItemsGuardPages places src and the buffer's capacity flush against inaccessible
@@ -13,19 +14,7 @@ import (
 // included, faults and crashes the test.
 func TestPlainItemsGuardPages(t *testing.T) {
 	page := os.Getpagesize()
-	// guard | src page | guard | buf page | guard
-	mem, err := syscall.Mmap(-1, 0, 5*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Skip("mmap:", err)
-	}
-	defer syscall.Munmap(mem)
-	for _, g := range []int{0, 2, 4} {
-		if err := syscall.Mprotect(mem[g*page:(g+1)*page], syscall.PROT_NONE); err != nil {
-			t.Skip("mprotect:", err)
-		}
-	}
-	srcPage := mem[page : 2*page : 2*page]
-	bufPage := mem[3*page : 4*page : 4*page]
+	srcPage, bufPage := guardmem.Pages(t, 1), guardmem.Pages(t, 1)
 	r := rand.New(rand.NewPCG(5, 8))
 	runs := plainRuns()
 	for round := 0; round < 5000; round++ {

@@ -3,8 +3,9 @@ package fastbase64
 import (
 	"encoding/base64"
 	"os"
-	"syscall"
 	"testing"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/guardmem"
 )
 
 // TestEncodeGuardPages places src and dst flush against inaccessible pages, at
@@ -16,19 +17,7 @@ func TestEncodeGuardPages(t *testing.T) {
 	if EncodedLen(maxLen) > page {
 		t.Skipf("page size %d too small", page)
 	}
-	// guard | src page | guard | dst page | guard
-	mem, err := syscall.Mmap(-1, 0, 5*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Skip("mmap:", err)
-	}
-	defer syscall.Munmap(mem)
-	for _, g := range []int{0, 2, 4} {
-		if err := syscall.Mprotect(mem[g*page:(g+1)*page], syscall.PROT_NONE); err != nil {
-			t.Skip("mprotect:", err)
-		}
-	}
-	srcPage := mem[page : 2*page : 2*page]
-	dstPage := mem[3*page : 4*page : 4*page]
+	srcPage, dstPage := guardmem.Pages(t, 1), guardmem.Pages(t, 1)
 	copy(srcPage, randomBytes(17, page))
 
 	ps := paths(t)

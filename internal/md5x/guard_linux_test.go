@@ -2,8 +2,9 @@ package md5x
 
 import (
 	"os"
-	"syscall"
 	"testing"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/guardmem"
 )
 
 // TestSumManyGuardPages places messages flush against inaccessible pages, at
@@ -12,19 +13,8 @@ import (
 func TestSumManyGuardPages(t *testing.T) {
 	page := os.Getpagesize()
 	const dataPages = 4
-	// guard | data pages | guard
-	mem, err := syscall.Mmap(-1, 0, (dataPages+2)*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Skip("mmap:", err)
-	}
-	defer syscall.Munmap(mem)
-	for _, g := range []int{0, dataPages + 1} {
-		if err := syscall.Mprotect(mem[g*page:(g+1)*page], syscall.PROT_NONE); err != nil {
-			t.Skip("mprotect:", err)
-		}
-	}
+	data := guardmem.Pages(t, dataPages)
 	size := dataPages * page
-	data := mem[page : page+size : page+size]
 	copy(data, randomBytes(23, size))
 
 	ps := paths(t)
