@@ -196,8 +196,9 @@ func hex8(x uint32) uint64 {
 
 // keyCache remembers the hash keys of partition keys across the flushes that reuse its Batch.
 // Log chunks repeat a few thousand keys (pods, hosts) over and over, and MD5 is a large share of
-// the per-record cost. Direct-mapped, with keys of up to cachedKeyLen bytes copied into the
-// entries, so it allocates nothing after the Batch's first use; longer keys are hashed every time.
+// the per-record cost. Two-way set-associative (see hash), with keys of up to cachedKeyLen bytes
+// copied into the entries, so it allocates nothing after the Batch's first use; longer keys are
+// hashed every time.
 type keyCache struct {
 	seed   maphash.Seed
 	seeded bool
