@@ -129,8 +129,11 @@ func (s *Sender) release(w *work) {
 	w.m.Reset(nil) // drop references to the caller's records
 	clear(w.ready)
 	w.ready = w.ready[:0]
-	clear(w.entries)
-	w.entries = w.entries[:0]
+	for i := range w.entries {
+		clear(w.entries[i])
+		w.entries[i] = w.entries[i][:0]
+		w.inputs[i] = kinesis.PutRecordsInput{}
+	}
 	const keep = 1 << 16
 	if cap(w.pending) > keep || cap(w.next) > keep {
 		w.pending, w.next = nil, nil
@@ -201,18 +204,50 @@ func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserReco
 		}
 	}
 	v := verifier{s: s, seen: sm}
+	prep, pipelined := s.api.(PutRecordsPreparer)
+	var (
+		next    kinesisapi.PreparedPut // the request for sealed[off:nextEnd], built ahead
+		nextEnd int
+		slot    int // which of w.inputs the batch in hand uses
+	)
 	for off := 0; off < len(sealed); {
-		end := batchEnd(sealed, off, s.o.MaxEntries, s.o.RequestMaxBytes)
+		end := nextEnd
+		if next == nil {
+			end = batchEnd(sealed, off, s.o.MaxEntries, s.o.RequestMaxBytes)
+		}
 		batch := sealed[off:end]
 		off = end
+		call := next
+		next = nil
+		if rr.err == nil {
+			if err := ctx.Err(); err != nil {
+				rr.err = fmt.Errorf("delivery: stream %q: %w", s.stream(), err)
+			}
+		}
 		if rr.err != nil {
+			if call != nil {
+				call.Discard()
+			}
 			continue // stopped: the rest stays undelivered
 		}
-		if err := ctx.Err(); err != nil {
-			rr.err = fmt.Errorf("delivery: stream %q: %w", s.stream(), err)
+		if !pipelined {
+			out, err := s.api.PutRecords(ctx, s.input(w, 0, batch))
+			s.settle(ctx, w, batch, out, err, &v, &rr, res)
 			continue
 		}
-		s.send(ctx, w, batch, &v, &rr, res)
+		if call == nil {
+			call = prep.PreparePutRecords(ctx, s.input(w, slot, batch))
+		}
+		call.Start(ctx)
+		if off < len(sealed) {
+			// Build the next request while Kinesis answers this one. Nothing in this answer
+			// changes the next batch; if it stops the round, the next request is discarded.
+			nextEnd = batchEnd(sealed, off, s.o.MaxEntries, s.o.RequestMaxBytes)
+			next = prep.PreparePutRecords(ctx, s.input(w, 1-slot, sealed[off:nextEnd]))
+		}
+		out, err := call.Wait(ctx)
+		s.settle(ctx, w, batch, out, err, &v, &rr, res)
+		slot = 1 - slot
 	}
 	if v.plainMisroute && !v.refreshed && sm != nil && rr.err == nil {
 		// Plain records are delivered wherever they land, but the map is stale: refresh it before
@@ -226,25 +261,32 @@ func (s *Sender) round(ctx context.Context, w *work, recs []aggregation.UserReco
 	return rr
 }
 
-// send puts one batch and sorts its members into delivered, queued again, or left undelivered.
-func (s *Sender) send(ctx context.Context, w *work, batch []aggregation.Sealed, v *verifier, rr *roundResult, res *Result) {
-	st := &res.Stats
-	w.entries = w.entries[:0]
+// input fills w's request slot with batch and returns it.
+func (s *Sender) input(w *work, slot int, batch []aggregation.Sealed) *kinesis.PutRecordsInput {
+	entries := w.entries[slot][:0]
 	for i := range batch {
 		sd := &batch[i]
 		e := types.PutRecordsRequestEntry{Data: sd.Data, PartitionKey: &sd.PartitionKey}
 		if sd.ExplicitHashKey != "" {
 			e.ExplicitHashKey = &sd.ExplicitHashKey
 		}
-		w.entries = append(w.entries, e)
+		entries = append(entries, e)
 	}
-	in := &kinesis.PutRecordsInput{Records: w.entries}
+	w.entries[slot] = entries
+	in := &w.inputs[slot]
+	*in = kinesis.PutRecordsInput{Records: entries}
 	if s.o.StreamARN != "" {
 		in.StreamARN = &s.o.StreamARN
 	} else {
 		in.StreamName = &s.o.StreamName
 	}
-	out, err := s.api.PutRecords(ctx, in)
+	return in
+}
+
+// settle sorts the members of a batch that was put into delivered, queued again, or left
+// undelivered, from PutRecords' outcome.
+func (s *Sender) settle(ctx context.Context, w *work, batch []aggregation.Sealed, out *kinesis.PutRecordsOutput, err error, v *verifier, rr *roundResult, res *Result) {
+	st := &res.Stats
 	st.Calls++
 	st.EntriesSent += len(batch)
 	for i := range batch {

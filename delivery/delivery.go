@@ -21,6 +21,7 @@ import (
 
 	"github.com/kinesis-agg/kinesis_agg/aggregation"
 	"github.com/kinesis-agg/kinesis_agg/internal/freelist"
+	"github.com/kinesis-agg/kinesis_agg/kinesisapi"
 	"github.com/kinesis-agg/kinesis_agg/ledger"
 	"github.com/kinesis-agg/kinesis_agg/topology"
 )
@@ -52,6 +53,14 @@ var ErrRetryBudget = errors.New("retry budget exhausted")
 // PutRecordsAPI is the part of *kinesis.Client that a Sender needs.
 type PutRecordsAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+}
+
+// PutRecordsPreparer is a PutRecordsAPI that can build and sign a request ahead of sending
+// it (*kinesisapi.PutRecordsClient). A Sender given one builds each batch's request while
+// the previous batch's answer is on its way; batches are still sent one after another.
+type PutRecordsPreparer interface {
+	PutRecordsAPI
+	PreparePutRecords(ctx context.Context, in *kinesis.PutRecordsInput) kinesisapi.PreparedPut
 }
 
 // Topology supplies shard maps; *topology.Tracker satisfies it.
@@ -118,8 +127,10 @@ const maxIdleWork = 16
 
 // work is the per-call scratch state, kept across calls (aggregators and their buffers).
 type work struct {
-	m       *aggregation.Manager
-	entries []types.PutRecordsRequestEntry
+	m *aggregation.Manager
+	// Two requests' entries: the batch in flight and the next, prepared meanwhile.
+	entries [2][]types.PutRecordsRequestEntry
+	inputs  [2]kinesis.PutRecordsInput
 	ready   []aggregation.Sealed // the round's records the limiter let through
 	pending []int
 	next    []int

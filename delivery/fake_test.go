@@ -53,6 +53,13 @@ type fakeKinesis struct {
 	stored []storedRecord
 	calls  []callInfo
 
+	// Prepared calls (pipeline_test.go): every one, what happened to them in order, and misuses.
+	prepared int
+	open     []*fakeCall
+	events   []string
+	problems []string
+	serial   bool // one Deliver at a time: no two calls may be in flight together
+
 	// Hooks, each optional; call is the 1-based call number.
 	beforeCall  func(call int)                                      // e.g. reshard
 	failRequest func(call int) error                                // whole request fails, nothing stored
@@ -333,6 +340,9 @@ func checkResult(t *testing.T, f *fakeKinesis, n int, res Result, strict bool) m
 	}
 	if res.Undelivered == 0 && res.Err != nil {
 		t.Errorf("Err %v with everything delivered", res.Err)
+	}
+	for _, p := range f.callProblems() {
+		t.Errorf("prepared PutRecords call misused: %s", p)
 	}
 	kcl := kclView(t, f, true)
 	for i := 0; i < n; i++ {

@@ -109,7 +109,11 @@ func FuzzDeliver(f *testing.F) {
 		}
 		n := 1 + int(sc.next())*2
 		limits := aggregation.Limits{MaxAggregateRecords: int(sc.next() % 32), MaxRecordBytes: 400 + int(sc.next())*4}
-		s, _ := newTestSender(fk, topo, Options{Aggregate: hdr&0x40 == 0, Limits: limits, MaxEntries: 1 + int(sc.next()%20)})
+		var api PutRecordsAPI = fk // requests built ahead, as over kinesisapi.PutRecordsClient
+		if hdr&0x80 != 0 {
+			api = sequential{fk} // as over the SDK client
+		}
+		s, _ := newTestSender(api, topo, Options{Aggregate: hdr&0x40 == 0, Limits: limits, MaxEntries: 1 + int(sc.next()%20)})
 		recs := makeRecords(t, n, 1+int(sc.next()), 10+int(sc.next())*3)
 		res := s.Deliver(context.Background(), recs)
 

@@ -82,7 +82,8 @@ func newITEnv(t *testing.T, shards int, proxyOpts *faultproxy.Options, setup fun
 	if waitForMap {
 		waitFor(t, "first shard map", func() bool { return e.tracker.Current() != nil })
 	}
-	e.api = &countingAPI{api: client}
+	// The plugin's PutRecords client: its own requests over h1, each built while the last is answered.
+	e.api = &countingAPI{api: kinesisapi.NewPutRecordsClient(client)}
 	e.sender = delivery.New(e.api, e.tracker, delivery.Options{
 		StreamName: itStream, Aggregate: true,
 		// Small aggregates: many Kinesis records per chunk, so reshards hit several of them.
@@ -94,13 +95,36 @@ func newITEnv(t *testing.T, shards int, proxyOpts *faultproxy.Options, setup fun
 
 // countingAPI counts plain and aggregated entries sent.
 type countingAPI struct {
-	api        delivery.PutRecordsAPI
+	api        *kinesisapi.PutRecordsClient
 	mu         sync.Mutex
 	plain, agg int
 }
 
 func (c *countingAPI) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opt ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	c.count(in)
+	return c.api.PutRecords(ctx, in, opt...)
+}
+
+func (c *countingAPI) PreparePutRecords(ctx context.Context, in *kinesis.PutRecordsInput) kinesisapi.PreparedPut {
+	return &countedCall{PreparedPut: c.api.PreparePutRecords(ctx, in), c: c, in: in}
+}
+
+// countedCall counts a prepared request when it is sent (the Sender starts every request it
+// sends); one discarded unsent is not counted.
+type countedCall struct {
+	kinesisapi.PreparedPut
+	c  *countingAPI
+	in *kinesis.PutRecordsInput
+}
+
+func (cc *countedCall) Start(ctx context.Context) {
+	cc.c.count(cc.in)
+	cc.PreparedPut.Start(ctx)
+}
+
+func (c *countingAPI) count(in *kinesis.PutRecordsInput) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, e := range in.Records {
 		if strings.HasPrefix(string(e.Data), string(aggregation.Magic[:])) {
 			c.agg++
@@ -108,8 +132,6 @@ func (c *countingAPI) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 			c.plain++
 		}
 	}
-	c.mu.Unlock()
-	return c.api.PutRecords(ctx, in, opt...)
 }
 
 func (c *countingAPI) counts() (plain, agg int) {

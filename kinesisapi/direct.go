@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -44,14 +42,15 @@ type PutRecordsClient struct {
 	opts      kinesis.Options
 	userAgent []string
 	strs      *answerStrings
-	bodies    *freelist.List[directCall] // kept across GCs: a body is megabytes with aggregation
+	calls     *freelist.List[putCall] // kept across GCs: a body is megabytes with aggregation
 
 	endpoints sync.Map // stream ARN ("" for a stream name) -> *directEndpoint
 	skewNanos atomic.Int64
 	lastDate  atomic.Pointer[seenDate]
 }
 
-// maxIdleBodies bounds the request bodies kept between calls: one per concurrent call.
+// maxIdleBodies bounds the request bodies kept between calls: one per concurrent call, and
+// one more per caller that prepares its next request while the last is answered.
 const maxIdleBodies = 16
 
 // directEndpoint is a resolved endpoint and the signer for its signing region.
@@ -76,7 +75,7 @@ func NewPutRecordsClient(c *kinesis.Client) *PutRecordsClient {
 		opts:      o,
 		userAgent: []string{"kinesis_agg " + aws.SDKName + "/" + aws.SDKVersion + " lang/go#" + runtime.Version()},
 		strs:      &answerStrings{values: make(map[string]*string)},
-		bodies:    freelist.New(maxIdleBodies, func() *directCall { return &directCall{putBody: putBody{h: sha256.New()}} }),
+		calls:     freelist.New(maxIdleBodies, func() *putCall { return &putCall{putBody: putBody{h: sha256.New()}} }),
 	}
 	if k, ok := o.HTTPClient.(*keepAliveClient); ok {
 		p.direct = k.direct
@@ -89,37 +88,17 @@ func NewPutRecordsClient(c *kinesis.Client) *PutRecordsClient {
 
 // PutRecords sends in. With optFns it is the SDK client's call.
 func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
-	if len(optFns) > 0 || p.hc == nil {
+	if len(optFns) > 0 {
 		return p.sdk.PutRecords(ctx, in, optFns...)
 	}
-	ep, err := p.endpoint(ctx, in)
-	if err != nil {
-		return p.sdk.PutRecords(ctx, in) // the SDK reports the resolution error its own way
-	}
-	var creds aws.Credentials
-	if p.creds != nil {
-		if creds, err = p.creds.Retrieve(ctx); err != nil {
-			return nil, &smithy.OperationError{ServiceID: kinesis.ServiceID, OperationName: "PutRecords",
-				Err: fmt.Errorf("get identity: get credentials: %w", err)}
-		}
-	}
+	c := p.prepare(ctx, in)
+	c.Start(ctx)
+	return c.Wait(ctx)
+}
 
-	pb := p.bodies.Get()
-	defer p.bodies.Put(pb)
-	pb.b = appendPutRecordsBody(pb.b[:0], pb.h, in)
-	n := len(pb.b) - sha256.Size
-	var hashHex [2 * sha256.Size]byte
-	hex.Encode(hashHex[:], pb.b[n:])
-
-	var date, auth string
-	if p.creds != nil {
-		date, auth = ep.signer.sign(creds, signedRequest{host: ep.host, path: ep.path, contentLength: n, payloadHash: string(hashHex[:])},
-			time.Now().Add(time.Duration(p.skewNanos.Load())))
-	}
-	if ep.h1 != nil {
-		return p.putH1(ctx, in, ep, pb, n, date, auth, creds.SessionToken)
-	}
-
+// sendHTTP sends c through net/http and decodes the answer.
+func (c *putCall) sendHTTP(ctx context.Context) (*kinesis.PutRecordsOutput, error) {
+	p, ep := c.p, c.ep
 	h := make(http.Header, 8+len(ep.headers))
 	for k, v := range ep.headers {
 		h[k] = v
@@ -127,38 +106,38 @@ func (p *PutRecordsClient) PutRecords(ctx context.Context, in *kinesis.PutRecord
 	h["Content-Type"] = contentTypeValue
 	h["X-Amz-Target"] = targetValue
 	h["User-Agent"] = p.userAgent
-	if p.creds != nil {
-		h["X-Amz-Date"] = []string{date}
-		h["Authorization"] = []string{auth}
-		if creds.SessionToken != "" {
-			h["X-Amz-Security-Token"] = []string{creds.SessionToken}
+	if c.auth != "" {
+		h["X-Amz-Date"] = []string{c.date}
+		h["Authorization"] = []string{c.auth}
+		if c.token != "" {
+			h["X-Amz-Security-Token"] = []string{c.token}
 		}
 	}
-	body := &guardedBody{r: bytes.NewReader(pb.b[:n])}
+	body := &guardedBody{r: bytes.NewReader(c.b[:c.n])}
 	u := ep.url
 	req := (&http.Request{
 		Method: http.MethodPost, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: body, ContentLength: int64(n), Host: ep.host,
+		Header: h, Body: body, ContentLength: int64(c.n), Host: ep.host,
 	}).WithContext(ctx)
 
 	resp, err := p.hc.Do(req)
 	// Whatever net/http's writer still holds of the body, it reads no more of the buffer.
 	body.Close()
 	if err != nil {
-		return p.replay(ctx, in, nil, nil, err)
+		return p.replay(ctx, c.in, nil, nil, err)
 	}
 	p.noteDate([]byte(resp.Header.Get("Date")))
 	buf, rerr := p.strs.readAnswer(resp.Body)
 	defer p.strs.bodies.Put(buf)
 	if rerr != nil {
-		return p.replay(ctx, in, resp, nil, rerr)
+		return p.replay(ctx, c.in, resp, nil, rerr)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return p.replay(ctx, in, resp, buf.Bytes(), nil)
+		return p.replay(ctx, c.in, resp, buf.Bytes(), nil)
 	}
 	out, derr := decodePutRecordsOutput(buf.Bytes(), p.strs)
 	if derr != nil {
-		return p.replay(ctx, in, resp, buf.Bytes(), nil)
+		return p.replay(ctx, c.in, resp, buf.Bytes(), nil)
 	}
 	return out, nil
 }

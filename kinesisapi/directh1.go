@@ -96,18 +96,6 @@ func (d *directConns) closeIdle() {
 	}
 }
 
-// directCall is what one PutRecords call reuses from the last: the body and its hash, and the
-// h1 request and answer with their buffers.
-type directCall struct {
-	putBody
-	fields []h1.Field
-	req    h1.Request
-	resp   h1.Response
-}
-
-// maxKeptAnswer is the largest answer buffer a directCall keeps for the next call.
-const maxKeptAnswer = 1 << 20
-
 // setH1 prepares ep for sending through h1, unless its URL or headers need net/http.
 func (p *PutRecordsClient) setH1(ep *directEndpoint) {
 	if p.direct == nil {
@@ -136,39 +124,45 @@ func (p *PutRecordsClient) setH1(ep *directEndpoint) {
 	ep.h1 = c
 }
 
-// putH1 sends the body in dc, signed with date and auth, through ep's h1 client.
-func (p *PutRecordsClient) putH1(ctx context.Context, in *kinesis.PutRecordsInput, ep *directEndpoint, dc *directCall, n int, date, auth, token string) (*kinesis.PutRecordsOutput, error) {
-	f := append(dc.fields[:0], ep.fields...)
+// startH1 writes c's request through ep's h1 client.
+func (c *putCall) startH1(ctx context.Context) {
+	f := append(c.fields[:0], c.ep.fields...)
 	f = append(f,
 		h1.Field{Name: "Content-Type", Value: jsonContentType},
 		h1.Field{Name: "X-Amz-Target", Value: putRecordsTarget},
-		h1.Field{Name: "User-Agent", Value: p.userAgent[0]})
-	if auth != "" {
-		f = append(f, h1.Field{Name: "X-Amz-Date", Value: date}, h1.Field{Name: "Authorization", Value: auth})
-		if token != "" {
-			f = append(f, h1.Field{Name: "X-Amz-Security-Token", Value: token})
+		h1.Field{Name: "User-Agent", Value: c.p.userAgent[0]})
+	if c.auth != "" {
+		f = append(f, h1.Field{Name: "X-Amz-Date", Value: c.date}, h1.Field{Name: "Authorization", Value: c.auth})
+		if c.token != "" {
+			f = append(f, h1.Field{Name: "X-Amz-Security-Token", Value: c.token})
 		}
 	}
-	dc.fields = f
-	dc.req = h1.Request{Method: http.MethodPost, Path: ep.requestURI, Header: f, Body: dc.b[:n]}
-	resp := &dc.resp
+	c.fields = f
+	c.req = h1.Request{Method: http.MethodPost, Path: c.ep.requestURI, Header: f, Body: c.b[:c.n]}
+	c.ep.h1.Send(ctx, &c.req, &c.x)
+	clear(c.fields) // no credentials kept in the idle list
+	c.req = h1.Request{}
+}
+
+// waitH1 reads the answer to the request startH1 wrote.
+func (c *putCall) waitH1(ctx context.Context) (*kinesis.PutRecordsOutput, error) {
+	p, resp := c.p, &c.resp
 	defer func() {
-		clear(dc.fields) // no credentials kept in the idle list
-		dc.req = h1.Request{}
+		c.x = h1.Exchange{}
 		if cap(resp.Body) > maxKeptAnswer {
 			resp.Body = nil
 		}
 	}()
-	if err := ep.h1.Do(ctx, &dc.req, resp); err != nil {
-		return p.replay(ctx, in, nil, nil, err)
+	if err := c.x.Receive(resp); err != nil {
+		return p.replay(ctx, c.in, nil, nil, err)
 	}
 	p.noteDate(resp.Get("Date"))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return p.replay(ctx, in, resp.HTTP(), resp.Body, nil)
+		return p.replay(ctx, c.in, resp.HTTP(), resp.Body, nil)
 	}
 	out, err := decodePutRecordsOutput(resp.Body, p.strs)
 	if err != nil {
-		return p.replay(ctx, in, resp.HTTP(), resp.Body, nil)
+		return p.replay(ctx, c.in, resp.HTTP(), resp.Body, nil)
 	}
 	return out, nil
 }

@@ -94,26 +94,17 @@ func (cn *conn) cancelIO() { cn.nc.SetDeadline(aLongTimeAgo) }
 
 func (cn *conn) close() { cn.nc.Close() }
 
-// roundTrip writes req and reads the answer into resp.
-func (cn *conn) roundTrip(req *Request, resp *Response, host string, maxBody int) (keepAlive bool, err error) {
+// writeRequest writes req's head and body with one writev.
+func (cn *conn) writeRequest(req *Request, host string) error {
 	cn.head = appendHead(cn.head[:0], req, host)
 	cn.bufs = [2][]byte{cn.head, req.Body}
 	cn.out = cn.bufs[:]
 	if len(req.Body) == 0 {
 		cn.out = cn.bufs[:1]
 	}
-	_, werr := cn.out.WriteTo(cn.nc)
+	_, err := cn.out.WriteTo(cn.nc)
 	cn.bufs = [2][]byte{}
-	head := req.Method == "HEAD"
-	if werr != nil {
-		// The server may have answered and closed before reading everything (an early error
-		// status): that answer is the outcome. Otherwise the write error is.
-		if _, err := readResponse(cn.br, resp, head, maxBody); err == nil {
-			return false, nil
-		}
-		return false, werr
-	}
-	return readResponse(cn.br, resp, head, maxBody)
+	return err
 }
 
 // alive reports whether an idle connection can carry a request: nothing unread in its

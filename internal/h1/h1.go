@@ -144,36 +144,104 @@ func (c *Client) HostHeader() string { return c.host }
 // Timeout is true, an unusable answer wraps ErrMalformed or ErrTooLarge. Do never retries:
 // a connection that fails is closed, and the error says how far the request got only through
 // its wrapped error (a *net.OpError with Op "dial" was never sent).
+//
+// Do is Send followed by Receive.
 func (c *Client) Do(ctx context.Context, req *Request, resp *Response) error {
+	var x Exchange
+	c.Send(ctx, req, &x)
+	return x.Receive(resp)
+}
+
+// Exchange is one request on its way: Send writes it, Receive reads its answer. Between the
+// two the caller is free to do other work (the plugin builds its next request there) while
+// the server answers. The zero value is ready for Send, and an Exchange can be reused once
+// Receive has returned.
+type Exchange struct {
+	c           *Client
+	ctx         context.Context
+	method      string
+	path        string
+	head        bool
+	cn          *conn
+	stop        func() bool // stops the AfterFunc that interrupts cn when ctx ends
+	started     time.Time
+	ctxDeadline bool  // the deadline is ctx's, not RequestTimeout's
+	err         error // why the request could not be written
+	writeErr    error // the write failed: the server may still have answered
+}
+
+// Send writes req on a connection of its own, from an idle one or a new one, and returns
+// without waiting for the answer. Whatever fails is reported by x.Receive, which must follow
+// every Send: until then the connection (and ctx's deadline) belongs to x. req and its body
+// may be reused as soon as Send returns.
+func (c *Client) Send(ctx context.Context, req *Request, x *Exchange) {
+	method, path := req.target()
+	*x = Exchange{c: c, ctx: ctx, method: method, path: path, head: method == "HEAD"}
 	if err := checkRequest(req); err != nil {
-		return c.urlError(req, err)
+		x.err = err
+		return
 	}
 	if err := ctx.Err(); err != nil {
-		return c.urlError(req, err)
+		x.err = err
+		return
 	}
 	now := time.Now()
+	x.started = now
 	deadline, ctxDeadline := ctx.Deadline()
 	if t := c.cfg.RequestTimeout; t > 0 && (!ctxDeadline || now.Add(t).Before(deadline)) {
 		deadline, ctxDeadline = now.Add(t), false
 	}
+	x.ctxDeadline = ctxDeadline
 	cn, err := c.get(ctx, now, deadline)
 	if err != nil {
-		return c.fail(ctx, req, err, ctxDeadline)
+		x.err = c.classify(ctx, err, ctxDeadline)
+		return
 	}
-	var stop func() bool
+	x.cn = cn
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, cn.interrupt)
+		x.stop = context.AfterFunc(ctx, cn.interrupt)
 	}
-	keepAlive, err := cn.roundTrip(req, resp, c.host, c.cfg.MaxResponseBytes)
-	if stop != nil && !stop() {
+	x.writeErr = cn.writeRequest(req, c.host)
+}
+
+// Receive reads the answer to the request x sent into resp, whatever its status, and ends the
+// exchange: the connection goes back to the pool or is closed. Its errors are Do's.
+func (x *Exchange) Receive(resp *Response) error {
+	c, cn := x.c, x.cn
+	if c == nil {
+		return errors.New("h1: Receive without Send")
+	}
+	x.cn = nil
+	if cn == nil {
+		err := x.err
+		if err == nil {
+			err = errors.New("h1: Receive called twice")
+		}
+		return x.urlError(err)
+	}
+	var (
+		keepAlive bool
+		err       error
+	)
+	if x.writeErr != nil {
+		// The server may have answered and closed before reading everything (an early error
+		// status): that answer is the outcome. Otherwise the write error is.
+		if _, rerr := readResponse(cn.br, resp, x.head, c.cfg.MaxResponseBytes); rerr != nil {
+			err = x.writeErr
+		}
+	} else {
+		keepAlive, err = readResponse(cn.br, resp, x.head, c.cfg.MaxResponseBytes)
+	}
+	if x.stop != nil && !x.stop() {
 		keepAlive = false // interrupted, perhaps after the answer: the deadline is spoilt
 	}
+	x.stop = nil
 	if err != nil {
 		cn.close()
-		return c.fail(ctx, req, err, ctxDeadline)
+		return x.urlError(c.classify(x.ctx, err, x.ctxDeadline))
 	}
 	if keepAlive {
-		c.put(cn, now)
+		c.put(cn, x.started)
 	} else {
 		cn.close()
 	}
@@ -254,24 +322,25 @@ func (c *Client) put(cn *conn, now time.Time) {
 	}
 }
 
-// fail turns what went wrong into the error Do returns.
-func (c *Client) fail(ctx context.Context, req *Request, err error, ctxDeadline bool) error {
+// classify turns what went wrong into the error Do wraps: ctx's own error once ctx has
+// ended, a deadline that was ctx's as context.DeadlineExceeded, RequestTimeout's as a
+// timeoutError.
+func (c *Client) classify(ctx context.Context, err error, ctxDeadline bool) error {
 	if cerr := ctx.Err(); cerr != nil {
-		err = cerr
-	} else if isTimeout(err) {
-		if ctxDeadline {
-			err = context.DeadlineExceeded // ctx's own timer may not have fired yet
-		} else {
-			err = &timeoutError{limit: c.cfg.RequestTimeout, err: err}
-		}
+		return cerr
 	}
-	return c.urlError(req, err)
+	if isTimeout(err) {
+		if ctxDeadline {
+			return context.DeadlineExceeded // ctx's own timer may not have fired yet
+		}
+		return &timeoutError{limit: c.cfg.RequestTimeout, err: err}
+	}
+	return err
 }
 
-func (c *Client) urlError(req *Request, err error) error {
-	method, path := req.target()
+func (x *Exchange) urlError(err error) error {
 	// The operation is spelled as net/http spells it ("Post").
-	return &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: c.origin + path, Err: err}
+	return &url.Error{Op: x.method[:1] + strings.ToLower(x.method[1:]), URL: x.c.origin + x.path, Err: err}
 }
 
 func isTimeout(err error) bool {
