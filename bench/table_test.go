@@ -42,6 +42,18 @@ func measure(name string, f func(b *testing.B)) stageResult {
 		allocs: r.Extra["allocs/record"], bytes: r.Extra["B/record"], extra: r.Extra}
 }
 
+// measureFloor measures one part of the floor for p's records.
+func measureFloor(p *pipeline, part string) stageResult {
+	f := floorFunc(p, part)
+	return measure("floor: "+part, func(b *testing.B) {
+		m := startMeter(b, p.records)
+		for b.Loop() {
+			f()
+		}
+		m.stop()
+	})
+}
+
 // TestBenchTable prints, per configuration, each stage, the whole flush and the floor, per user
 // record, as markdown.
 //
@@ -78,14 +90,7 @@ func TestBenchTable(t *testing.T) {
 		var floors []stageResult
 		floorOf := map[string]float64{}
 		for _, part := range floorParts {
-			f := floorFunc(p, part)
-			floors = append(floors, measure("floor: "+part, func(b *testing.B) {
-				m := startMeter(b, p.records)
-				for b.Loop() {
-					f()
-				}
-				m.stop()
-			}))
+			floors = append(floors, measureFloor(p, part))
 			floorOf[part] = floors[len(floors)-1].cpu
 		}
 		rows = append(rows, floors...)

@@ -21,7 +21,8 @@ import (
 // for good and how many are still undelivered. It returns when everything is delivered or
 // rejected, when a permanent error stops it, when ctx ends, or when the retry budget is spent.
 // Batches of one round are sent one after another, which keeps per-shard order and leaves
-// concurrency to Fluent Bit's workers; no goroutine outlives the call.
+// concurrency to Fluent Bit's workers; over a PutRecordsPreparer each batch's request is built
+// while the previous one is answered. No goroutine outlives the call.
 //
 // Records' Ref fields are ignored (the sender uses positions).
 func (s *Sender) Deliver(ctx context.Context, recs []aggregation.UserRecord) Result {

@@ -33,7 +33,9 @@ import (
 // exactly the SDK's types, wrapping and messages. Safe for concurrent use.
 //
 // Over a client from NewClient it sends through internal/h1 rather than net/http (see
-// directConns), unless a proxy applies to the endpoint.
+// directConns), unless a proxy applies to the endpoint. PreparePutRecords splits a call in
+// three (build and sign, send, wait for the answer) so that a caller can build its next
+// request while Kinesis answers the last.
 type PutRecordsClient struct {
 	sdk       *kinesis.Client
 	hc        aws.HTTPClient

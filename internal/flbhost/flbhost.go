@@ -289,7 +289,7 @@ type Summary struct {
 	CPUUserNS       int64  `json:"cpu_user_ns"`
 	CPUSysNS        int64  `json:"cpu_sys_ns"`
 	RSSAfterInitKB  int64  `json:"rss_after_init_kb"` // VmRSS once every Init returned
-	MaxRSSKB        int64  `json:"max_rss_kb"`        // max(ru_maxrss, VmHWM)
+	MaxRSSKB        int64  `json:"max_rss_kb"`        // VmHWM at exit (not ru_maxrss, which holds the parent's peak after vfork+exec)
 }
 
 // Run is everything one host process reported.

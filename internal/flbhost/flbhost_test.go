@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -904,4 +905,21 @@ func TestBuildHostReuse(t *testing.T) {
 	if err := BuildPlugin("no-such-dir", filepath.Join(t.TempDir(), "x.so")); err == nil || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Errorf("BuildPlugin of a missing dir: err = %v", err)
 	}
+}
+
+// TestPeakRSSIsTheHosts: the host reports its own peak RSS, not the peak of the process that
+// started it (ru_maxrss carries the parent's across vfork+exec, which os/exec uses).
+func TestPeakRSSIsTheHosts(t *testing.T) {
+	f := getFixtures(t)
+	const parentMiB = 256
+	big := make([]byte, parentMiB<<20)
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1 // resident in this process
+	}
+	run := execHost(t, "--plugin", f.capture, "--prop", "id=X", "--prop", "out_dir="+t.TempDir(),
+		"--chunk", chunk(t, "a_dummy_nested.msgpack"))
+	if got := run.Summary.MaxRSSKB; got >= parentMiB<<10 {
+		t.Errorf("max_rss_kb = %d with a test process of more than %d MiB: the parent's peak, not the host's", got, parentMiB)
+	}
+	runtime.KeepAlive(big)
 }
