@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-agg/kinesis_agg/internal/h1/h1test"
 )
 
 // isolateEnv points the SDK's credential chain at static env credentials only: no shared files,
@@ -196,12 +198,7 @@ func TestClientTimeoutIsOneUnknownOutcomeAttempt(t *testing.T) {
 
 func TestClientConnectionRefusedIsTransient(t *testing.T) {
 	isolateEnv(t, true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := h1test.ClosedAddr(t)
 	c, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: "http://" + addr})
 	if err != nil {
 		t.Fatal(err)

@@ -275,14 +275,9 @@ func testTransportFailures(t *testing.T, via string) {
 		return bothClientsVia(t, c, via)
 	}
 	t.Run("refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := h1test.ClosedAddr(t)
 		_, direct := bothClients(t, Config{Region: "us-east-1", Endpoint: "http://" + addr})
-		_, err = direct.PutRecords(context.Background(), putInput())
+		_, err := direct.PutRecords(context.Background(), putInput())
 		if got := Classify(err); got != Transient {
 			t.Errorf("Classify(refused) = %v, want %v (err %v)", got, Transient, err)
 		}

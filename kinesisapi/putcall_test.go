@@ -146,12 +146,7 @@ func TestPreparePutRecords(t *testing.T) {
 // Wait exactly as PutRecords returns it.
 func TestPreparedPutErrors(t *testing.T) {
 	isolateEnv(t, true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := h1test.ClosedAddr(t)
 	_, refused := bothClients(t, Config{Region: "us-east-1", Endpoint: "http://" + addr})
 	_, noCreds := bothClients(t, Config{Region: "us-east-1", Endpoint: "http://" + addr})
 	noCreds.creds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {

@@ -3,7 +3,6 @@ package h1
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,7 +84,7 @@ func TestCanceledBetweenSendAndReceive(t *testing.T) {
 // TestSendFailures: what stops Send (a bad request, a dead endpoint) is reported by Receive,
 // as Do reports it.
 func TestSendFailures(t *testing.T) {
-	c, err := New(Config{Scheme: "http", Host: closedAddr(t)})
+	c, err := New(Config{Scheme: "http", Host: h1test.ClosedAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,16 +110,4 @@ func TestSendFailures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -538,12 +538,7 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := h1test.ClosedAddr(t)
 	c, err := New(Config{Scheme: "http", Host: addr})
 	if err != nil {
 		t.Fatal(err)

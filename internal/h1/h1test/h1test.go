@@ -66,3 +66,16 @@ func WaitFor(t testing.TB, cond func() bool) {
 		}
 	}
 }
+
+// ClosedAddr returns a loopback host:port that nothing listens on (it was listened on and
+// closed), for connection-refused cases.
+func ClosedAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
