@@ -383,22 +383,8 @@ func TestClientKeepAlive(t *testing.T) {
 // client before NewClient wraps it), and TLS connections are kept alive.
 func TestClientCABundleTLS(t *testing.T) {
 	isolateEnv(t, true)
-	var conns atomic.Int32
 	rec := &recorder{status: 200, body: `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`}
-	srv := httptest.NewUnstartedServer(rec)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.StartTLS()
-	defer srv.Close()
-	bundle := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_CA_BUNDLE", bundle)
+	srv, conns := startTLSTrusted(t, rec, false)
 
 	c, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: srv.URL})
 	if err != nil {
@@ -412,4 +398,27 @@ func TestClientCABundleTLS(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d TLS connections for 20 sequential calls, want 1", n)
 	}
+}
+
+// startTLSTrusted starts an HTTPS server for h (offering HTTP/2 too with h2), makes its
+// certificate the CA bundle the SDK loader reads (AWS_CA_BUNDLE), and counts the connections
+// it accepts. It is closed when the test ends.
+func startTLSTrusted(t *testing.T, h http.Handler, h2 bool) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	conns := new(atomic.Int32)
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = h2
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	return srv, conns
 }

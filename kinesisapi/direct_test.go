@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -510,22 +507,8 @@ func TestPutRecordsClientTLS(t *testing.T) {
 		via, h2 := tc.via, tc.h2
 		t.Run(fmt.Sprintf("%s/http2=%v", via, h2), func(t *testing.T) {
 			isolateEnv(t, true)
-			var conns atomic.Int32
 			rec := &recorder{status: 200, body: `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`}
-			srv := httptest.NewUnstartedServer(rec)
-			srv.EnableHTTP2 = h2
-			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					conns.Add(1)
-				}
-			}
-			srv.StartTLS()
-			defer srv.Close()
-			bundle := filepath.Join(t.TempDir(), "ca.pem")
-			if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("AWS_CA_BUNDLE", bundle)
+			srv, conns := startTLSTrusted(t, rec, h2)
 			_, direct := bothClientsVia(t, Config{Region: "us-east-1", Endpoint: srv.URL}, via)
 			for i := range 20 {
 				out, err := direct.PutRecords(context.Background(), putInput())
