@@ -532,6 +532,7 @@ func TestTimeouts(t *testing.T) {
 			}
 		})
 	}
+	h1test.WaitFor(t, func() bool { return opened.Load() >= 3 }) // the server counts in its own goroutine
 	if n := opened.Load(); n != 3 {
 		t.Errorf("%d connections, want 3 (none for the request canceled before it started)", n)
 	}
