@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kinesis-agg/kinesis_agg/hashkey"
+	"github.com/kinesis-agg/kinesis_agg/internal/racedetect"
 	"github.com/kinesis-agg/kinesis_agg/topology"
 )
 
@@ -486,9 +487,6 @@ func TestManagerSealsInPlace(t *testing.T) {
 // TestManagerSteadyStateAllocatesNothing checks that a Manager reused across flushes, as each
 // plugin worker does, reaches a state where a whole flush allocates nothing and seals every
 // aggregate in place.
-// raceEnabled is set by race_test.go when built with -race.
-var raceEnabled bool
-
 func TestManagerSteadyStateAllocatesNothing(t *testing.T) {
 	for _, shards := range []int{4, 64} {
 		sm := evenMap(t, shards)
@@ -506,7 +504,7 @@ func TestManagerSteadyStateAllocatesNothing(t *testing.T) {
 		for range 5 {
 			flush()
 		}
-		if allocs := testing.AllocsPerRun(20, flush); allocs != 0 && !raceEnabled {
+		if allocs := testing.AllocsPerRun(20, flush); allocs != 0 && !racedetect.Enabled {
 			t.Errorf("%d shards: %.1f allocations per flush, want 0", shards, allocs)
 		}
 		if out := m.Seal(); len(m.lent) != len(out) {

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-agg/kinesis_agg/internal/h1/h1test"
+	"github.com/kinesis-agg/kinesis_agg/internal/racedetect"
 )
 
 // sdkAuthorization signs r as the SDK's signer does and returns its X-Amz-Date and
@@ -361,9 +362,6 @@ func (c *cannedHTTP) Do(r *http.Request) (*http.Response, error) {
 	return &c.resp, nil
 }
 
-// raceEnabled is set by race_test.go when built with -race.
-var raceEnabled bool
-
 // cannedCall builds a 500-entry PutRecords input of 300-byte records and an SDK client whose
 // HTTP client answers it without a network.
 func cannedCall(tb testing.TB) (*kinesis.Client, *kinesis.PutRecordsInput) {
@@ -388,7 +386,7 @@ func cannedCall(tb testing.TB) (*kinesis.Client, *kinesis.PutRecordsInput) {
 }
 
 func TestPutRecordsClientAllocations(t *testing.T) {
-	if raceEnabled {
+	if racedetect.Enabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
 	isolateEnv(t, true)
@@ -655,7 +653,7 @@ func quietServer(t *testing.T, answer string) string {
 // TestPutRecordsClientH1Allocations: a 500-entry call through h1 allocates for its signature
 // and its decoded answer, not for HTTP.
 func TestPutRecordsClientH1Allocations(t *testing.T) {
-	if raceEnabled {
+	if racedetect.Enabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
 	isolateEnv(t, true)

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-)
 
-// raceEnabled is set by race_test.go when built with -race.
-var raceEnabled bool
+	"github.com/kinesis-agg/kinesis_agg/internal/racedetect"
+)
 
 // path is one way of encoding: the dispatching Encode, or one implementation
 // forced, so that both are checked on a machine with AVX2 whatever Encode
@@ -249,7 +248,7 @@ func TestAppendEncode(t *testing.T) {
 		})
 	}
 	t.Run("single allocation", func(t *testing.T) {
-		if raceEnabled {
+		if racedetect.Enabled {
 			t.Skip("allocation counts are not meaningful under -race")
 		}
 		big := make([]byte, 48<<10)

@@ -24,10 +24,8 @@ import (
 	"time"
 
 	"github.com/kinesis-agg/kinesis_agg/internal/h1/h1test"
+	"github.com/kinesis-agg/kinesis_agg/internal/racedetect"
 )
-
-// raceEnabled is set by race_test.go when built with -race.
-var raceEnabled bool
 
 // rawServer accepts connections and answers each request read from them with whatever answer
 // returns, byte for byte.
@@ -751,7 +749,7 @@ func TestQuietServerProcess(t *testing.T) {
 
 // TestAllocations: a request over a kept connection allocates (next to) nothing.
 func TestAllocations(t *testing.T) {
-	if raceEnabled {
+	if racedetect.Enabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
 	for _, useTLS := range []bool{false, true} {

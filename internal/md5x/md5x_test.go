@@ -9,10 +9,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-)
 
-// raceEnabled is set by race_test.go when built with -race.
-var raceEnabled bool
+	"github.com/kinesis-agg/kinesis_agg/internal/racedetect"
+)
 
 // path is one way of hashing: the dispatching SumMany, or one implementation
 // forced, so that both run on a machine with AVX2 whatever SumMany picks.
@@ -241,7 +240,7 @@ func TestStateFormat(t *testing.T) {
 }
 
 func TestSumManyAllocs(t *testing.T) {
-	if raceEnabled {
+	if racedetect.Enabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	data := randomBytes(10, 1<<20)
